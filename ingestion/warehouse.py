@@ -67,7 +67,7 @@ def read_table(ws: WarehouseSettings, sql: str, wait_seconds: float = 30) -> pa.
     if ws.kind == "duckdb":
         con = connect_duckdb(ws.duckdb_path, read_only=True, wait_seconds=wait_seconds)
         try:
-            return con.execute(sql).to_arrow_table()
+            return con.sql(sql).to_arrow_table()
         finally:
             con.close()
     import psycopg2
