@@ -1,0 +1,114 @@
+"""The few calls the benchmark makes on the bundled demo PostHog (store, server, live feed)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ingestion.demo_api.store import DemoStore
+
+_SENSOR_NAMES = ("posthog_new_events_sensor", "new_events_sensor", "posthog_events_sensor")
+
+
+def make_store(n_events: int, seed: int, end: datetime) -> DemoStore:
+    return DemoStore.generate_scaled(n_events, seed=seed, end=end)
+
+
+def event_count(store: DemoStore) -> int:
+    return store.event_count()
+
+
+def write_parquet(store: DemoStore, folder: Path) -> list[Path]:
+    return store.write_batch_export(folder, "parquet")
+
+
+@contextlib.contextmanager
+def serve(store: DemoStore) -> Iterator[Any]:
+    from ingestion.demo_api.server import DemoPostHog
+
+    with DemoPostHog(store, api_key="phx_demo_key", project_ids=store.project_ids) as server:
+        yield server
+
+
+def server_url(server: Any) -> str:
+    return str(server.url)
+
+
+def request_counts(server: Any) -> dict[str, int]:
+    counts = server.request_count
+    return {str(k): int(v) for k, v in dict(counts).items()}
+
+
+def query_requests(delta: dict[str, int]) -> int:
+    """Requests to the query endpoint (what PostHog rate-limits hardest)."""
+    return sum(v for k, v in delta.items() if "query" in k.lower())
+
+
+def append_increment(store: DemoStore, n_new: int, n_late: int, seed: int) -> dict[str, int]:
+    """Add `n_new` events after the newest one (up to now) and `n_late` late ones inside the look-back.
+
+    The events are copies of existing sessions' rows with fresh uuids and shifted times: realistic
+    payloads, new ids, timestamps where an incremental run must find them.
+    """
+    cur = store.cursor()
+    newest, = cur.execute('select max("timestamp") from events').fetchone()
+    now = datetime.now(UTC)
+    span = max((now - newest).total_seconds(), 60.0)
+    table = cur.execute(
+        f"""
+        with picked as (
+            select * from events using sample reservoir({int(n_new + n_late)} rows) repeatable ({int(seed)})
+        ), numbered as (select *, row_number() over () as rn from picked)
+        select uuid() ::varchar as uuid, project_id, event, distinct_id,
+            case when rn <= {int(n_new)}
+                 then $newest::timestamptz + to_microseconds(cast(random() * {span * 1e6} as bigint))
+                 else $newest::timestamptz
+                      - to_microseconds(cast((600 + random() * 6 * 3600) * 1e6 as bigint))
+            end as "timestamp",
+            $now::timestamptz as created_at, properties, elements_chain, person_id
+        from numbered
+        """,
+        {"newest": newest, "now": now},
+    ).fetch_arrow_table()
+    added = store.insert_arrow(table)
+    return {"new": min(n_new, added), "late": max(0, added - n_new), "total": added}
+
+
+def start_live(store: DemoStore, rate: float, seed: int) -> DemoStore:
+    store.start_live(rate, seed)
+    return store
+
+
+def stop_live(handle: DemoStore) -> int:
+    return handle.stop_live()
+
+
+def live_events(store: DemoStore, since_epoch: float) -> list[tuple[str, float]]:
+    """(distinct_id, timestamp epoch) of events created since the live feed started."""
+    since = datetime.fromtimestamp(since_epoch, UTC) - timedelta(seconds=1)
+    rows = store.cursor().execute(
+        'select distinct_id, epoch("timestamp") from events where created_at >= $since', {"since": since}
+    ).fetchall()
+    return [(str(d), float(t)) for d, t in rows]
+
+
+def default_sensor() -> str:
+    """Name of the project's new-events sensor, if the definitions have one."""
+    try:
+        from benchmarks.dagster_runs import load_definitions
+
+        defs = load_definitions()
+    except Exception:  # orchestration not importable yet: fall back to plain incremental runs
+        return ""
+    names = [s.name for s in defs.sensors or [] if hasattr(s, "name")]
+    for name in _SENSOR_NAMES:
+        if name in names:
+            return name
+    for name in names:
+        if "event" in name and "fail" not in name:
+            return name
+    return ""
+

@@ -1,0 +1,121 @@
+"""The measured process: runs the pipeline through Dagster, in-process, and writes timings as JSON.
+
+The harness starts this module as a subprocess with the environment pointing at a temp warehouse,
+export folder and the demo API, and samples the memory of this process and its children (dbt).
+`run` executes one job once; `loop` keeps the warehouse fresh as the sensor would, for a duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+FULL_JOBS = ("posthog_full_job", "full_pipeline_job", "posthog_context_job", "all_assets_job", "full_job")
+INCREMENTAL_JOBS = ("posthog_incremental_job", "incremental_pipeline_job", "incremental_job")
+
+
+def _instance():
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        Path(home).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _jobs(spec: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in spec.split(",") if name) if spec else default
+
+
+def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.dagster_runs import execute, load_definitions
+
+    started = time.perf_counter()
+    defs = load_definitions()
+    loaded = time.perf_counter() - started
+    default = INCREMENTAL_JOBS if args.incremental else FULL_JOBS
+    result = execute(defs, _jobs(args.job, default), _instance())
+    result["definitions_load_seconds"] = round(loaded, 3)
+    return result
+
+
+def _sensor_runs(defs, instance, sensor_name: str, cursor: str | None):
+    """Evaluate the project's sensor once; return (job names to run, new cursor, skip reason)."""
+    import dagster as dg
+
+    sensor = defs.resolve_sensor_def(sensor_name)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    data = sensor.evaluate_tick(context)
+    jobs = [request.job_name or sensor.job_name for request in data.run_requests or []]
+    return jobs, data.cursor, data.skip_message
+
+
+def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
+    """Run incremental jobs until the duration is over: sensor-driven when a sensor is named."""
+    from benchmarks.dagster_runs import execute, load_definitions
+
+    defs = load_definitions()
+    instance = _instance()
+    deadline = time.time() + args.seconds
+    runs: list[dict[str, Any]] = []
+    ticks = 0
+    cursor: str | None = None
+    while time.time() < deadline and not (args.stop_file and args.stop_file.exists()):
+        tick_at = time.time()
+        if args.sensor:
+            ticks += 1
+            jobs, cursor, _skip = _sensor_runs(defs, instance, args.sensor, cursor)
+            for job in jobs:
+                runs.append({"started_at": time.time(), **_slim(execute(defs, (job,), instance))})
+                runs[-1]["ended_at"] = time.time()
+            _pause(args, tick_at, deadline)
+        else:
+            started = time.time()
+            outcome = execute(defs, _jobs(args.job, INCREMENTAL_JOBS), instance)
+            runs.append({"started_at": started, "ended_at": time.time(), **_slim(outcome)})
+            _pause(args, tick_at, deadline)
+    return {"runs": runs, "sensor_ticks": ticks, "mode": "sensor" if args.sensor else "loop"}
+
+
+def _pause(args: argparse.Namespace, tick_at: float, deadline: float) -> None:
+    """Sleep until the next tick, waking early when the harness asks the loop to stop."""
+    until = min(tick_at + args.interval, deadline)
+    while time.time() < until and not (args.stop_file and args.stop_file.exists()):
+        time.sleep(min(0.2, max(0.0, until - time.time())))
+
+
+def _slim(outcome: dict[str, Any]) -> dict[str, Any]:
+    return {key: outcome[key] for key in ("job", "success", "wall_seconds", "stages", "failures")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--job", default="", help="comma-separated job names to try, first found wins")
+    run.add_argument("--incremental", action="store_true")
+    loop = sub.add_parser("loop")
+    loop.add_argument("--job", default="")
+    loop.add_argument("--sensor", default="", help="sensor name; empty = back-to-back incremental runs")
+    loop.add_argument("--seconds", type=float, default=180)
+    loop.add_argument("--interval", type=float, default=0.0)
+    loop.add_argument("--stop-file", type=Path, default=None,
+                      help="stop after the current run once this file exists")
+    for p in (run, loop):
+        p.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    result = cmd_run(args) if args.command == "run" else cmd_loop(args)
+    args.out.write_bytes(orjson.dumps(result, default=str, option=orjson.OPT_INDENT_2))
+    ok = result.get("success", True) and all(r.get("success") for r in result.get("runs", []))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
