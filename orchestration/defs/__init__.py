@@ -1,0 +1,1 @@
+"""Small Definitions modules, one per integration, merged by orchestration/definitions.py."""

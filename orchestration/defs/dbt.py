@@ -1,0 +1,146 @@
+"""dbt assets: models grouped by folder (staging / intermediate / marts), dbt tests as asset checks.
+
+dbt sources are keyed `<schema>/<table>` (posthog_raw/events, posthog_rules/pattern_rules, ...), the same
+keys the dlt and rules assets produce, so lineage runs from PostHog to the export without glue.
+Error-severity dbt tests become blocking checks (dagster-dbt default), stopping downstream assets.
+"""
+
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.config import DBT_PROJECT_DIR
+from orchestration.defs.ingestion import WAREHOUSE_POOL
+
+log = logging.getLogger(__name__)
+OWNERS = ["team:analytics-engineering"]
+FOLDER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+DBT_OP_NAME = "posthog_dbt_models"
+
+
+def _ensure_dbt_on_path() -> None:
+    """`.venv/bin/dagster` or `.venv/bin/python` may run without the venv on PATH; dagster-dbt needs `dbt`."""
+    venv_bin = os.path.dirname(sys.executable)
+    if shutil.which("dbt") is None and os.path.exists(os.path.join(venv_bin, "dbt")):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+
+
+_ensure_dbt_on_path()
+
+
+class PostHogDbtTranslator(DagsterDbtTranslator):
+    """Keys follow warehouse addresses (schema/table); groups follow model folders."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        name = dbt_resource_props["name"]
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props.get("schema") or dbt_resource_props["source_name"], name])
+        schema = dbt_resource_props.get("schema") or dbt_resource_props.get("config", {}).get("schema")
+        return dg.AssetKey([schema, name]) if schema else dg.AssetKey([name])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        folder = fqn[1] if len(fqn) > 2 else None
+        return FOLDER_GROUPS.get(folder or "", folder or "dbt")
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return OWNERS
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # Rebuild a model once its upstream assets were updated outside a full-graph run
+        # (e.g. rules edited and materialized alone from the UI).
+        return dg.AutomationCondition.eager()
+
+
+def dbt_project() -> DbtProject | None:
+    """The dbt project with a manifest ready to read, or None when dbt_project/ is absent."""
+    if not (DBT_PROJECT_DIR / "dbt_project.yml").exists():
+        log.warning("no dbt project at %s; dbt assets are not defined", DBT_PROJECT_DIR)
+        return None
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    if _manifest_stale(project):
+        # Outside `dagster dev` (CLI, tests, a fresh clone) nothing else would run `dbt parse`.
+        project.preparer.prepare(project)
+    return project
+
+
+def _manifest_stale(project: DbtProject) -> bool:
+    manifest = Path(project.manifest_path)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for folder in ("models", "macros", "tests", "seeds", "snapshots"):
+        root = Path(project.project_dir) / folder
+        if root.exists() and any(p.stat().st_mtime > built for p in root.rglob("*") if p.is_file()):
+            return True
+    return any(
+        (Path(project.project_dir) / f).stat().st_mtime > built
+        for f in ("dbt_project.yml", "profiles.yml")
+        if (Path(project.project_dir) / f).exists()
+    )
+
+
+class DbtBuildConfig(dg.Config):
+    """full_refresh rebuilds incremental models from scratch (daily run); start/end bound a backfill."""
+
+    full_refresh: bool = False
+    backfill_start: str | None = None
+    backfill_end: str | None = None
+
+
+def dbt_args(config: DbtBuildConfig) -> list[str]:
+    args = ["build"]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    dbt_vars = {
+        k: v
+        for k, v in (("backfill_start", config.backfill_start), ("backfill_end", config.backfill_end))
+        if v
+    }
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    return args
+
+
+TRANSLATOR = PostHogDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=TRANSLATOR,
+        name=DBT_OP_NAME,
+        pool=WAREHOUSE_POOL,
+    )
+    def posthog_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+        """`dbt build` of the selected models; tests report as asset checks."""
+        yield from dbt.cli(dbt_args(config), context=context).stream()
+
+    return posthog_dbt_models
+
+
+def defs(project: DbtProject | None) -> dg.Definitions:
+    if project is None:
+        return dg.Definitions(resources={"dbt": dg.ResourceDefinition.none_resource()})
+    return dg.Definitions(
+        assets=[build_dbt_assets(project)],
+        resources={"dbt": DbtCliResource(project_dir=project)},
+    )

@@ -1,0 +1,151 @@
+"""Sensors: a cheap 'new events?' probe against PostHog, and an alert on failed runs."""
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from orchestration.config import OrchestrationSettings
+from orchestration.defs.jobs import INCREMENTAL_JOB
+from orchestration.defs.resources import PostHogResource
+
+log = logging.getLogger("posthog_context.alerts")
+SECRET_ENV = ("POSTHOG_PERSONAL_API_KEY", "SERVING_API_KEY", "PGPASSWORD")
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dataclass(frozen=True)
+class SensorCursor:
+    """`since`: events newer than this are counted; `requested_at`: when the last run was asked for."""
+
+    since: datetime | None = None
+    requested_at: datetime | None = None
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "SensorCursor":
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(
+            since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
+            requested_at=datetime.fromisoformat(data["requested_at"]) if data.get("requested_at") else None,
+        )
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "since": self.since.isoformat() if self.since else None,
+                "requested_at": self.requested_at.isoformat() if self.requested_at else None,
+            }
+        )
+
+
+def should_run(
+    cursor: SensorCursor, new_events: int, now: datetime, settings: OrchestrationSettings
+) -> tuple[bool, str]:
+    """Run when enough events arrived, or some arrived and the last run is older than the max wait."""
+    if cursor.requested_at is None:
+        return True, "first evaluation: bring the warehouse up to date"
+    if new_events >= settings.sensor_min_new_events:
+        return True, f"{new_events} new events (>= SENSOR_MIN_NEW_EVENTS={settings.sensor_min_new_events})"
+    waited = now - cursor.requested_at
+    if new_events > 0 and waited >= timedelta(minutes=settings.sensor_max_wait_minutes):
+        return True, f"{new_events} new events and {waited} since the last run (>= SENSOR_MAX_WAIT_MINUTES)"
+    return False, (
+        f"{new_events} new events since {cursor.since.isoformat() if cursor.since else 'start'}; waiting for "
+        f"{settings.sensor_min_new_events} or {settings.sensor_max_wait_minutes} minutes"
+    )
+
+
+def build_new_events_sensor(settings: OrchestrationSettings) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="posthog_new_events_sensor",
+        job_name=INCREMENTAL_JOB,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Counts PostHog events newer than the cursor with one cheap query and requests the incremental "
+            "run when SENSOR_MIN_NEW_EVENTS arrived or SENSOR_MAX_WAIT_MINUTES passed."
+        ),
+    )
+    def posthog_new_events_sensor(context: dg.SensorEvaluationContext, posthog: PostHogResource):
+        from ingestion.posthog.probe import count_new_events
+
+        active = context.instance.get_runs_count(
+            dg.RunsFilter(job_name=INCREMENTAL_JOB, statuses=ACTIVE_STATUSES)
+        )
+        if active:
+            return dg.SkipReason(f"{active} incremental run(s) queued or in progress")
+        cursor = SensorCursor.parse(context.cursor)
+        now = datetime.now(UTC)
+        new_events = 0
+        if cursor.since is not None:
+            new_events = int(count_new_events(posthog.settings(), cursor.since))
+        run, reason = should_run(cursor, new_events, now, settings)
+        if not run:
+            return dg.SkipReason(reason)
+        context.update_cursor(SensorCursor(since=now, requested_at=now).dump())
+        return dg.RunRequest(
+            run_key=f"new-events-{now.isoformat()}",
+            tags={
+                "posthog_context/trigger": "new_events_sensor",
+                "posthog_context/new_events": str(new_events),
+            },
+        )
+
+    return posthog_new_events_sensor
+
+
+def scrub_secrets(text: str) -> str:
+    """Remove the values of secret settings from text that leaves the process."""
+    for name in SECRET_ENV:
+        value = os.environ.get(name, "").strip()
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def alert_payload(job_name: str, run_id: str, message: str) -> dict[str, str]:
+    return {
+        "text": scrub_secrets(f"posthog-context run failed: job {job_name}, run {run_id}: {message}")[:4000],
+        "job": job_name,
+        "run_id": run_id,
+        "failed_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def build_failure_sensor(settings: OrchestrationSettings) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name="pipeline_failure_alert",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Logs every failed run and, when ALERT_WEBHOOK_URL is set, POSTs a JSON alert to it.",
+    )
+    def pipeline_failure_alert(context: dg.RunFailureSensorContext) -> None:
+        message = context.failure_event.message or "unknown error"
+        payload = alert_payload(context.dagster_run.job_name, context.dagster_run.run_id, message)
+        log.error(payload["text"])
+        url = settings.alert_webhook_url or os.environ.get("ALERT_WEBHOOK_URL")
+        if not url:
+            return
+        import requests
+
+        try:
+            response = requests.post(url, json=payload, timeout=10)
+            response.raise_for_status()
+        except requests.RequestException as error:
+            # The URL may carry a token: report only the failure class.
+            log.error("alert webhook failed: %s", type(error).__name__)
+
+    return pipeline_failure_alert
+
+
+def defs(settings: OrchestrationSettings) -> dg.Definitions:
+    return dg.Definitions(sensors=[build_new_events_sensor(settings), build_failure_sensor(settings)])

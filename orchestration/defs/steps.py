@@ -1,0 +1,210 @@
+"""Step bodies shared by the assets (incremental path) and the ops of the partitioned backfill job.
+
+Each function calls into ingestion/, rules/ or serving/ and only turns the result into Dagster
+metadata; the work itself lives in those packages.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ingestion.settings import PostHogSettings, WarehouseSettings
+
+RAW_SCHEMA = "posthog_raw"
+RULES_SCHEMA = "posthog_rules"
+RAW_TABLES: dict[str, str] = {
+    "events": "PostHog events, one row per uuid (merge), properties kept as JSON text.",
+    "events_quarantine": "Malformed events with the reason and the raw payload; nothing is dropped.",
+    "persons": "PostHog persons per project with their properties (JSON text).",
+    "person_distinct_ids": "distinct_id to person mapping per project.",
+    "cohorts": "Cohort definitions from the PostHog cohorts API.",
+    "cohort_filter_nodes": "API cohort filters flattened into one row per filter node.",
+}
+RULES_TABLES: dict[str, str] = {
+    "event_classification": "Rules mapping event names/keywords to event_type and action_type.",
+    "page_names": "Rules naming pages by path.",
+    "label_templates": "Label templates for custom events (display text).",
+    "label_template_parts": "Label templates split into text and property parts.",
+    "element_enrichment": "Element attribute descriptions used in labels.",
+    "pattern_rules": "Behavioural pattern rules evaluated per session.",
+    "pattern_filters": "Positive/negative filters of the pattern rules.",
+    "cohort_definitions": "Cohorts defined in rules/cohorts.yaml.",
+    "cohort_filter_nodes": "Rule cohort filters flattened into one row per filter node.",
+    "privacy_redactions": "Property keys never exported or shown in prompts.",
+}
+USER_CONTEXT_TABLE = "analytics.user_context"
+
+
+def scalar(ws: WarehouseSettings, sql: str) -> Any:
+    """First value of a one-row query, or None when the relation does not exist yet."""
+    from ingestion.warehouse import read_table
+
+    try:
+        table = read_table(ws, sql)
+    except Exception as error:  # a missing table before the first load is normal
+        if "does not exist" in str(error).lower() or "not found" in str(error).lower():
+            return None
+        raise
+    if table.num_rows == 0 or table.num_columns == 0:
+        return None
+    return table.column(0)[0].as_py()
+
+
+def table_count(ws: WarehouseSettings, schema: str, table: str) -> int | None:
+    value = scalar(ws, f"select count(*) from {schema}.{table}")
+    return None if value is None else int(value)
+
+
+def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
+    """A small markdown table; cell text is flattened and shortened so previews stay readable."""
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def events_per_hour(ws: WarehouseSettings, hours: int = 24) -> str:
+    """Markdown table of raw events per hour for the newest `hours` hours that have data."""
+    from ingestion.warehouse import read_table
+
+    sql = (
+        f"select date_trunc('hour', timestamp) as hour, count(*) as events "
+        f"from {RAW_SCHEMA}.events group by 1 order by 1 desc limit {int(hours)}"
+    )
+    try:
+        table = read_table(ws, sql)
+    except Exception:
+        return "(no events yet)"
+    rows = [[r["hour"], r["events"]] for r in table.to_pylist()]
+    return markdown_table(["hour (UTC)", "events"], rows) if rows else "(no events yet)"
+
+
+def run_posthog(
+    posthog: PostHogSettings, ws: WarehouseSettings, time_range: tuple[datetime, datetime] | None = None
+) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """Run the dlt load and return its summary plus per-table materialization metadata."""
+    from ingestion.pipeline import run_posthog_load
+
+    before = {t: table_count(ws, RAW_SCHEMA, t) or 0 for t in RAW_TABLES}
+    summary = run_posthog_load(posthog, ws, time_range=time_range)
+    per_table: dict[str, dict[str, Any]] = {}
+    for table in RAW_TABLES:
+        after = table_count(ws, RAW_SCHEMA, table) or 0
+        per_table[table] = {
+            "rows_loaded": dg.MetadataValue.int(int(summary.rows_by_table.get(table, 0))),
+            "rows_inserted": dg.MetadataValue.int(after - before[table]),
+            "row_count": dg.MetadataValue.int(after),
+        }
+    newest = summary.newest_event_at
+    per_table["events"].update(
+        {
+            "events_loaded": dg.MetadataValue.int(int(summary.events_loaded)),
+            "events_quarantined": dg.MetadataValue.int(int(summary.events_quarantined)),
+            "newest_event_at": dg.MetadataValue.text(newest.isoformat() if newest else "none"),
+            "http_requests": dg.MetadataValue.int(int(summary.http_requests)),
+            "projects": dg.MetadataValue.text(", ".join(str(p) for p in summary.projects)),
+            "source": dg.MetadataValue.text("demo API" if posthog.uses_demo else str(posthog.host)),
+            "events_per_hour": dg.MetadataValue.md(events_per_hour(ws)),
+        }
+    )
+    if time_range:
+        per_table["events"]["time_range"] = dg.MetadataValue.text(
+            f"{time_range[0].isoformat()} .. {time_range[1].isoformat()}"
+        )
+    per_table["events_quarantine"]["reasons"] = dg.MetadataValue.json(dict(summary.quarantine_reasons))
+    return summary, per_table
+
+
+def quarantine_check(summary: Any, max_rate: float) -> dg.AssetCheckResult:
+    """Share of the last load's events that went to quarantine, against QUARANTINE_MAX_RATE."""
+    loaded, bad = int(summary.events_loaded), int(summary.events_quarantined)
+    rate = bad / (loaded + bad) if loaded + bad else 0.0
+    return dg.AssetCheckResult(
+        check_name="quarantine_rate",
+        asset_key=dg.AssetKey([RAW_SCHEMA, "events"]),
+        passed=rate <= max_rate,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{bad} of {loaded + bad} events quarantined in the last load (max rate {max_rate}).",
+        metadata={
+            "quarantine_rate": dg.MetadataValue.float(rate),
+            "max_rate": dg.MetadataValue.float(max_rate),
+            "reasons": dg.MetadataValue.json(dict(summary.quarantine_reasons)),
+        },
+    )
+
+
+def run_rules(rules_dir: Path, ws: WarehouseSettings) -> dict[str, int]:
+    """Validate the rule files and replace the posthog_rules tables; bad rules fail with the loader's text."""
+    from rules.load import load_rules_to_warehouse
+    from rules.loader import RulesError, load_rules
+
+    try:
+        ruleset = load_rules(rules_dir)
+    except RulesError as error:
+        raise dg.Failure(description=f"invalid rules in {rules_dir}: {error}") from error
+    return dict(load_rules_to_warehouse(ruleset, ws))
+
+
+def export_context(ws: WarehouseSettings, export_dir: Path, keep_versions: int) -> dict[str, Any]:
+    """Read analytics.user_context and the privacy keys, then publish a new export version."""
+    import pyarrow.compute as pc
+
+    from ingestion.warehouse import read_table
+    from serving.export_writer import write_export
+
+    table = read_table(ws, f"select * from {USER_CONTEXT_TABLE}")
+    keys_table = read_table(ws, f"select property_key from {RULES_SCHEMA}.privacy_redactions")
+    redact_keys = {str(k) for k in keys_table.column("property_key").to_pylist() if k}
+    as_of = None
+    if "context_as_of" in table.column_names and table.num_rows:
+        as_of = pc.max(table.column("context_as_of")).as_py()
+    as_of = as_of or datetime.now(UTC)
+    manifest = write_export(
+        table,
+        export_dir,
+        redact_keys=redact_keys,
+        as_of=as_of,
+        keep_versions=keep_versions,
+        source={"warehouse": ws.kind, "table": USER_CONTEXT_TABLE},
+    )
+    return {"manifest": manifest, "table": table}
+
+
+def export_metadata(result: dict[str, Any], export_dir: Path) -> dict[str, Any]:
+    manifest, table = result["manifest"], result["table"]
+    preview_cols = [
+        c
+        for c in ("person_id", "event_count", "session_count", "last_seen", "prompt_text")
+        if c in table.column_names
+    ]
+    preview = table.select(preview_cols).slice(0, 5).to_pylist()
+    return {
+        "row_count": dg.MetadataValue.int(int(manifest["row_count"])),
+        "as_of": dg.MetadataValue.text(str(manifest["as_of"])),
+        "version": dg.MetadataValue.text(str(manifest["version"])),
+        "path": dg.MetadataValue.path(str(export_dir / "current")),
+        "redacted_keys": dg.MetadataValue.json(manifest.get("redacted_keys", [])),
+        "preview": dg.MetadataValue.md(markdown_table(preview_cols, [list(r.values()) for r in preview])),
+    }
+
+
+def quarantine_check_evaluation(summary: Any, max_rate: float) -> dg.AssetCheckEvaluation:
+    """The quarantine check as an event an op (backfill job) can report."""
+    result = quarantine_check(summary, max_rate)
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey([RAW_SCHEMA, "events"]),
+        check_name="quarantine_rate",
+        passed=result.passed,
+        severity=result.severity,
+        description=result.description,
+        metadata=result.metadata,
+    )
