@@ -1,0 +1,292 @@
+"""Run the dlt loads: PostHog API → `posthog_raw`, batch-export files → `posthog_raw.events`.
+
+Pipelines live in `<folder of the DuckDB file>/.dlt_pipelines` (or `DLT_PIPELINES_DIR`), so every warehouse
+file has its own state and temp-dir tests never share it. With no API key, the bundled demo API is
+started in-process on 127.0.0.1 and read through the same HTTP code path as real PostHog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from pydantic import BaseModel, Field
+
+from ingestion.posthog.client import PostHogClient, PostHogError
+from ingestion.posthog.source import CURSOR_STATE_KEY, RunStats, posthog
+from ingestion.settings import PostHogSettings, SettingsError, WarehouseSettings
+from ingestion.warehouse import dlt_destination, read_table
+
+log = logging.getLogger(__name__)
+
+PIPELINE_NAME = "posthog"
+FILES_PIPELINE_NAME = "posthog_files"
+DATASET = "posthog_raw"
+RESOURCE_NAMES = (
+    "events",
+    "events_quarantine",
+    "persons",
+    "person_distinct_ids",
+    "cohorts",
+    "cohort_filter_nodes",
+)
+
+
+class LoadSummary(BaseModel):
+    """What a load did, for logs, Dagster metadata and tests."""
+
+    rows_by_table: dict[str, int] = Field(default_factory=dict)
+    events_loaded: int = 0
+    events_quarantined: int = 0
+    quarantine_reasons: dict[str, int] = Field(default_factory=dict)
+    newest_event_at: datetime | None = None
+    http_requests: int = 0
+    requests_by_kind: dict[str, int] = Field(default_factory=dict)
+    retries: int = 0
+    projects: list[int] = Field(default_factory=list)
+    repaired_text: dict[str, int] = Field(default_factory=dict)
+    exact_duplicates_dropped: int = 0
+    files: int = 0
+    source: str = "query_api"
+    load_ids: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class IngestionError(RuntimeError):
+    """A load failed; the message says what and where (never a secret)."""
+
+
+def make_pipeline(ws: WarehouseSettings, name: str = PIPELINE_NAME) -> dlt.Pipeline:
+    pipelines_dir = ws.dlt_pipelines_dir
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=dlt_destination(ws),
+        dataset_name=DATASET,
+        pipelines_dir=str(pipelines_dir),
+        progress=None,
+    )
+
+
+def loader_file_format(ws: WarehouseSettings) -> str | None:
+    """Parquet straight into DuckDB; PostgreSQL takes dlt's default (insert_values/csv)."""
+    return "parquet" if ws.kind == "duckdb" else None
+
+
+def _finish_pending(pipeline: dlt.Pipeline) -> None:
+    """Load packages a previous run extracted but did not load (crash between extract and load)."""
+    if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
+        log.warning("pipeline %s: loading packages left over by an earlier run", pipeline.pipeline_name)
+        pipeline.run()
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    found: BaseException = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PostHogError | SettingsError | OSError):
+            return current
+        found = current
+        current = current.__cause__ or current.__context__
+    return found
+
+
+@contextlib.contextmanager
+def _client_for(settings: PostHogSettings, demo: Any) -> Iterator[PostHogClient]:
+    backoff = float(os.environ.get("POSTHOG_RETRY_BACKOFF", "1.0"))
+    if demo is not None:
+        key = getattr(demo, "api_key", None) or getattr(demo, "_api_key", "phx_demo_key")
+        host = settings.host if settings.api_key is not None and settings.host else demo.url
+        if settings.api_key is not None:
+            key = settings.api_key.get_secret_value()
+        with PostHogClient(
+            host, key, timeout=settings.timeout, max_retries=settings.max_retries, backoff=backoff
+        ) as client:
+            yield client
+        return
+    if settings.uses_demo:
+        with start_demo(settings) as server:
+            with PostHogClient(
+                server.url,
+                server_key(server),
+                timeout=settings.timeout,
+                max_retries=settings.max_retries,
+                backoff=backoff,
+            ) as client:
+                yield client
+        return
+    assert settings.host is not None and settings.api_key is not None
+    with PostHogClient(
+        settings.host,
+        settings.api_key.get_secret_value(),
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        backoff=backoff,
+    ) as client:
+        yield client
+
+
+def server_key(server: Any) -> str:
+    return getattr(server, "api_key", None) or getattr(server, "_api_key", None) or "phx_demo_key"
+
+
+@contextlib.contextmanager
+def start_demo(settings: PostHogSettings, end: datetime | None = None) -> Iterator[Any]:
+    """The bundled demo PostHog API for `settings.project_ids`, sized by DEMO_SEED/DEMO_USERS/DEMO_DAYS."""
+    from ingestion.demo_api.server import DemoPostHog
+    from ingestion.demo_api.store import DemoStore
+
+    def env_int(name: str, default: int) -> int:
+        raw = os.environ.get(name, "").strip()
+        try:
+            return int(raw) if raw else default
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not an integer") from None
+
+    store = DemoStore.generate(
+        seed=env_int("DEMO_SEED", 7),
+        users=env_int("DEMO_USERS", 200),
+        days=env_int("DEMO_DAYS", 7),
+        end=end or datetime.now(UTC),
+        project_ids=tuple(settings.project_ids),
+    )
+    with DemoPostHog(store, project_ids=tuple(settings.project_ids)) as server:
+        yield server
+
+
+def _select(source: Any, resources: Sequence[str] | None) -> Any:
+    if not resources:
+        return source
+    unknown = [r for r in resources if r not in RESOURCE_NAMES]
+    if unknown:
+        raise SettingsError(f"unknown PostHog resources {unknown}; choose from {list(RESOURCE_NAMES)}")
+    return source.with_resources(*resources)
+
+
+def _summarize(pipeline: dlt.Pipeline, stats: RunStats | None, started: float) -> LoadSummary:
+    trace = pipeline.last_trace
+    counts: dict[str, int] = {}
+    if trace is not None and trace.last_normalize_info is not None:
+        counts = {
+            k: int(v) for k, v in trace.last_normalize_info.row_counts.items() if not k.startswith("_dlt")
+        }
+    load_ids: list[str] = []
+    if trace is not None and trace.last_load_info is not None:
+        load_ids = list(trace.last_load_info.loads_ids)
+    summary = LoadSummary(rows_by_table=counts, load_ids=load_ids)
+    summary.events_loaded = counts.get("events", 0)
+    summary.events_quarantined = counts.get("events_quarantine", 0)
+    if stats is not None:
+        summary.quarantine_reasons = dict(stats.quarantine_reasons)
+        summary.events_quarantined = sum(stats.quarantine_reasons.values())
+        summary.newest_event_at = stats.newest_event_at
+        summary.repaired_text = dict(stats.repaired)
+        summary.exact_duplicates_dropped = stats.exact_duplicates
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def run_posthog_load(
+    settings: PostHogSettings,
+    ws: WarehouseSettings,
+    *,
+    resources: Sequence[str] | None = None,
+    demo: Any = None,
+    time_range: tuple[datetime, datetime] | None = None,
+) -> LoadSummary:
+    """Extract PostHog (or the demo API) and load `posthog_raw`; events merge on uuid.
+
+    `time_range=(start, end)` re-reads exactly that range (start inclusive, end exclusive) without
+    touching the incremental cursor (daily-partition backfills). `demo` is a running `DemoPostHog` to read
+    instead of starting one.
+    """
+    started = time.monotonic()
+    if time_range is not None:
+        start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in time_range)
+        if end <= start:
+            raise SettingsError(f"time_range end {end.isoformat()} is not after start {start.isoformat()}")
+        time_range = (start.astimezone(UTC), end.astimezone(UTC))
+    pipeline = make_pipeline(ws)
+    stats = RunStats()
+    run_started = datetime.now(UTC)
+    with _client_for(settings, demo) as client:
+        try:
+            _finish_pending(pipeline)
+            source = posthog(settings, client, stats=stats, time_range=time_range, run_started=run_started)
+            pipeline.run(_select(source, resources), loader_file_format=loader_file_format(ws))
+        except Exception as exc:  # dlt wraps resource errors; surface the one that says what happened
+            root = _root_cause(exc)
+            message = client.scrub(str(root) if root is not exc else str(exc))
+            if isinstance(root, PostHogError):
+                raise type(root)(message) from None
+            raise IngestionError(f"PostHog load into {ws.describe()} failed: {message}") from None
+        summary = _summarize(pipeline, stats, started)
+        summary.http_requests = client.total_requests
+        summary.requests_by_kind = dict(client.requests)
+        summary.retries = sum(client.retries.values())
+    summary.projects = list(settings.project_ids)
+    summary.source = "query_api" if settings.events_api == "query" else "events_api"
+    log.info(
+        "PostHog load: %s events, %s quarantined, %s requests, %.1fs",
+        summary.events_loaded,
+        summary.events_quarantined,
+        summary.http_requests,
+        summary.seconds,
+    )
+    return summary
+
+
+def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSettings) -> LoadSummary:
+    """Load PostHog batch-export files (Parquet or JSONL) from a folder or bucket into the events table."""
+    from ingestion.batch_files import batch_export_source
+
+    started = time.monotonic()
+    stats = RunStats()
+    pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
+    try:
+        _finish_pending(pipeline)
+        source = batch_export_source(url, fmt, project_id, stats=stats)
+        pipeline.run(source, loader_file_format=loader_file_format(ws))
+    except Exception as exc:
+        root = _root_cause(exc)
+        raise IngestionError(f"batch-export load from {url} into {ws.describe()} failed: {root}") from None
+    summary = _summarize(pipeline, stats, started)
+    summary.projects = [project_id]
+    summary.source = "batch_export"
+    summary.files = stats.pages.get("files", 0)
+    return summary
+
+
+def current_cursor(ws: WarehouseSettings) -> dict[int, datetime]:
+    """The events cursor per project as committed by the last successful PostHog load (empty if none)."""
+    pipeline = make_pipeline(ws)
+    state = pipeline.state
+    sources = state.get("sources", {}) if isinstance(state, dict) else {}
+    if not sources.get(PIPELINE_NAME):
+        # A fresh pipelines folder: the state travels with the data, so ask the warehouse.
+        with contextlib.suppress(Exception):
+            pipeline.sync_destination()
+            sources = pipeline.state.get("sources", {})
+    cursors = (sources.get(PIPELINE_NAME) or {}).get(CURSOR_STATE_KEY) or {}
+    out: dict[int, datetime] = {}
+    for key, entry in cursors.items():
+        with contextlib.suppress(KeyError, ValueError, TypeError):
+            out[int(key)] = datetime.fromisoformat(entry["timestamp"])
+    return out
+
+
+def event_count(ws: WarehouseSettings) -> int:
+    """Rows in posthog_raw.events (0 when the table does not exist yet)."""
+    try:
+        table = read_table(ws, f"SELECT count(*) AS n FROM {DATASET}.events")
+    except Exception:  # noqa: BLE001 - a missing table or file simply means nothing loaded yet
+        return 0
+    return int(table["n"][0].as_py())
