@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ingestion.posthog.cohort_filters import CohortFilterError, flatten_cohort
-from rules.models import FILE_MODELS, CohortsFile, RuleModel, RuleSet
+from rules.models import FILE_MODELS, CohortsFile, RuleSet
 from rules.yaml_source import Loc, YamlDocument, YamlSyntaxError, read_yaml
 
 # For each list section: which key names a rule in messages. Mapping sections are named by their key.
@@ -170,54 +170,64 @@ def _yaml_duplicates(file: str, doc: YamlDocument) -> list[RuleIssue]:
     return issues
 
 
-def _check_duplicates(file: str, doc: YamlDocument, model: RuleModel) -> list[RuleIssue]:
-    """Rules that must be unique by their code/key/keyword/path across the file."""
-    issues: list[RuleIssue] = []
+# Per list section: (key naming an entry, what the duplicate is called, compare case-insensitively).
+_UNIQUE_IN_LISTS = {
+    "patterns.yaml": ("patterns", ("code",), "code", False),
+    "cohorts.yaml": ("cohorts", ("key",), "key", False),
+    "pages.yaml": ("pages", ("equals", "prefix"), "page rule", False),
+    "elements.yaml": ("elements", ("attribute",), "attribute", True),
+    "classification.yaml": ("keywords", ("keyword",), "keyword", True),
+}
 
-    def unique(section: str, values: list[tuple[int, str]], what: str) -> None:
+
+def _check_duplicates(file: str, doc: YamlDocument) -> list[RuleIssue]:
+    """Rules that must be unique by their code/key/keyword/path; checked on the raw data so that the
+    duplicates are reported together with any other mistake in the same file."""
+    issues: list[RuleIssue] = []
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if file in _UNIQUE_IN_LISTS:
+        section, name_keys, what, fold = _UNIQUE_IN_LISTS[file]
+        entries = data.get(section)
         seen: dict[str, int] = {}
-        for index, value in values:
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            found = [(k, entry[k]) for k in name_keys if isinstance(entry.get(k), str | int)]
+            if not found:
+                continue
+            value = " ".join(
+                f"{k} {str(v).strip()}" if len(name_keys) > 1 else str(v).strip() for k, v in found
+            )
+            value = value.lower() if fold else value
             if value in seen:
-                rule, _ = _rule_label(doc.data, (section, index))
+                rule, _ = _rule_label(data, (section, index))
                 issues.append(
                     RuleIssue(
                         file,
                         rule,
-                        None,
+                        name_keys[0] if len(name_keys) == 1 else None,
                         f"duplicate {what} {value!r} (already used by {section}[{seen[value]}])",
                         doc.line_of((section, index)),
                     )
                 )
             else:
                 seen[value] = index
-
-    if file == "patterns.yaml":
-        unique("patterns", [(i, p.code) for i, p in enumerate(model.patterns)], "code")  # type: ignore[attr-defined]
-    elif file == "cohorts.yaml":
-        unique("cohorts", [(i, c.key) for i, c in enumerate(model.cohorts)], "key")  # type: ignore[attr-defined]
-    elif file == "pages.yaml":
-        pages = model.pages  # type: ignore[attr-defined]
-        unique("pages", [(i, f"{p.match_kind} {p.path}") for i, p in enumerate(pages)], "page rule")
-    elif file == "elements.yaml":
-        unique("elements", [(i, e.attribute.lower()) for i, e in enumerate(model.elements)], "attribute")  # type: ignore[attr-defined]
-    elif file == "classification.yaml":
-        unique("keywords", [(i, k.keyword) for i, k in enumerate(model.keywords)], "keyword")  # type: ignore[attr-defined]
-    elif file == "privacy.yaml":
-        keys = list(model.redact)  # type: ignore[attr-defined]
-        seen: dict[str, str] = {}
-        for key in keys:
-            if key.lower() in seen:
+    if file == "privacy.yaml" and isinstance(data.get("redact"), dict):
+        folded: dict[str, str] = {}
+        for key in data["redact"]:
+            text = str(key)
+            if text.lower() in folded:
                 issues.append(
                     RuleIssue(
                         file,
-                        f"redacted property '{key}'",
+                        f"redacted property '{text}'",
                         None,
-                        f"duplicate of '{seen[key.lower()]}' (keys are matched case-insensitively)",
+                        f"duplicate of '{folded[text.lower()]}' (keys are matched case-insensitively)",
                         doc.line_of(("redact", key)),
                     )
                 )
             else:
-                seen[key.lower()] = key
+                folded[text.lower()] = text
     return issues
 
 
@@ -367,12 +377,12 @@ def load_rules(rules_dir: Path | str | None = None) -> RuleSet:
                 RuleIssue(name, None, None, "the file must be a mapping of sections (key: value)", 1)
             )
             continue
+        issues += _check_duplicates(name, doc)
         try:
             parsed = model.model_validate(data)
         except ValidationError as exc:
             issues += _validation_issues(name, doc, exc)
             continue
-        issues += _check_duplicates(name, doc, parsed)
         parts[name] = parsed
         docs[name] = doc
     cohort_nodes: dict[str, list[dict[str, Any]]] = {}
@@ -380,6 +390,8 @@ def load_rules(rules_dir: Path | str | None = None) -> RuleSet:
         cohort_issues, cohort_nodes = _cohort_issues(docs["cohorts.yaml"], parts["cohorts.yaml"])
         issues += cohort_issues
     if issues:
+        order = {name: index for index, name in enumerate(FILE_MODELS)}
+        issues.sort(key=lambda issue: (order.get(issue.file, -1), issue.line or 0))
         raise RulesError(issues, folder)
     return RuleSet(
         source=str(folder),
