@@ -1,0 +1,122 @@
+-- One row per event with person, session, classification, page, element and semantic label.
+-- Incremental: each run recomputes every event of the sessions touched by new data (events not
+-- yet in the table, or within POSTHOG_LOOKBACK_HOURS of the newest one) and of the persons whose
+-- identity changed, so sessions that span the boundary get the same ids and sequence numbers a
+-- full refresh would give.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_uuid',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+{%- set lookback_seconds = pc_int_var('posthog_lookback_hours') * 3600 %}
+
+{% if is_incremental() %}
+with classified as (
+    select * from {{ ref('int_events_classified') }}
+),
+
+previous_bounds as (
+    select max(event_at) as newest_event_at from {{ this }}
+),
+
+new_events as (
+    select classified.event_uuid, classified.project_id, classified.person_id,
+        classified.posthog_session_id
+    from classified
+    cross join previous_bounds
+    where previous_bounds.newest_event_at is null
+        or classified.event_at >= {{ pc_add_seconds('previous_bounds.newest_event_at', -lookback_seconds) }}
+        or not exists (
+            select 1 from {{ this }} as existing where existing.event_uuid = classified.event_uuid
+        )
+),
+
+-- Events whose person changed since the last run (a later $identify, new persons data).
+restitched as (
+    select classified.event_uuid, classified.project_id, classified.person_id,
+        classified.posthog_session_id
+    from classified
+    inner join {{ this }} as existing on existing.event_uuid = classified.event_uuid
+    where existing.person_id <> classified.person_id
+),
+
+touched as (
+    select * from new_events
+    union
+    select * from restitched
+),
+
+touched_sessions as (
+    select distinct project_id, posthog_session_id
+    from touched
+    where posthog_session_id is not null
+),
+
+-- Events without $session_id are sessionized per person, so the person's whole unsessioned
+-- history is recomputed (old and new person ids both, when a person changed).
+touched_persons as (
+    select distinct project_id, person_id
+    from touched
+    where posthog_session_id is null
+    union
+    select distinct existing.project_id, existing.person_id
+    from {{ this }} as existing
+    inner join restitched on restitched.event_uuid = existing.event_uuid
+),
+
+recompute as (
+    select classified.*
+    from classified
+    inner join touched_sessions
+        on touched_sessions.project_id = classified.project_id
+        and touched_sessions.posthog_session_id = classified.posthog_session_id
+    union all
+    select classified.*
+    from classified
+    inner join touched_persons
+        on touched_persons.project_id = classified.project_id
+        and touched_persons.person_id = classified.person_id
+    where classified.posthog_session_id is null
+),
+
+sessionized as (
+    {{ sessionize_events('recompute') }}
+)
+{% else %}
+with sessionized as (
+    select * from {{ ref('int_events_sessionized') }}
+)
+{% endif %}
+
+select
+    event_uuid,
+    project_id,
+    person_id,
+    distinct_id,
+    event_name,
+    event_at,
+    session_id,
+    sequence_number,
+    event_type,
+    action_type,
+    page_path,
+    page_title,
+    current_url,
+    element_tag,
+    element_text,
+    element_href,
+    element_id,
+    element_classes,
+    element_attributes,
+    ancestor_tags,
+    semantic_label,
+    browser,
+    os,
+    device_type,
+    country,
+    referrer,
+    created_at
+from sessionized

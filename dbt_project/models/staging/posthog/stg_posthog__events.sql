@@ -1,0 +1,63 @@
+-- Typed PostHog events: one row per uuid, common properties pulled out as columns.
+with source as (
+    select * from {{ source('posthog_raw', 'events') }}
+),
+
+ranked as (
+    select
+        source.*,
+        row_number() over (
+            partition by uuid
+            order by _loaded_at desc, created_at desc nulls last
+        ) as copy_rank
+    from source
+    where uuid is not null
+),
+
+typed as (
+    select
+        cast(uuid as {{ pc_type_text() }}) as event_uuid,
+        cast(project_id as bigint) as project_id,
+        cast(event as {{ pc_type_text() }}) as event_name,
+        cast(distinct_id as {{ pc_type_text() }}) as distinct_id,
+        {{ pc_cast_timestamp('"timestamp"') }} as event_at,
+        {{ pc_cast_timestamp('created_at') }} as created_at,
+        nullif(cast(person_id as {{ pc_type_text() }}), '') as posthog_person_id,
+        coalesce(nullif(properties, ''), '{}') as properties,
+        coalesce(elements_chain, '') as elements_chain,
+        {{ pc_cast_timestamp('_loaded_at') }} as loaded_at
+    from ranked
+    where copy_rank = 1
+)
+
+select
+    event_uuid,
+    project_id,
+    event_name,
+    distinct_id,
+    event_at,
+    created_at,
+    posthog_person_id,
+    nullif({{ pc_json_str('properties', '$session_id') }}, '') as session_id,
+    nullif({{ pc_json_str('properties', '$window_id') }}, '') as window_id,
+    nullif({{ pc_json_str('properties', '$current_url') }}, '') as current_url,
+    nullif({{ pc_json_str('properties', '$pathname') }}, '') as pathname,
+    nullif({{ pc_json_str('properties', '$host') }}, '') as host,
+    nullif({{ pc_json_str('properties', '$referrer') }}, '') as referrer,
+    nullif({{ pc_json_str('properties', '$referring_domain') }}, '') as referring_domain,
+    nullif({{ pc_json_str('properties', '$browser') }}, '') as browser,
+    nullif({{ pc_json_str('properties', '$os') }}, '') as os,
+    nullif({{ pc_json_str('properties', '$device_type') }}, '') as device_type,
+    nullif({{ pc_json_str('properties', '$geoip_country_code') }}, '') as country,
+    nullif({{ pc_json_str('properties', '$event_type') }}, '') as autocapture_event_type,
+    nullif({{ pc_json_str('properties', '$el_text') }}, '') as el_text,
+    nullif({{ pc_json_str('properties', 'title') }}, '') as page_title_property,
+    nullif({{ pc_json_str('properties', 'utm_source') }}, '') as utm_source,
+    nullif({{ pc_json_str('properties', 'utm_medium') }}, '') as utm_medium,
+    nullif({{ pc_json_str('properties', 'utm_campaign') }}, '') as utm_campaign,
+    nullif({{ pc_json_str('properties', '$anon_distinct_id') }}, '') as anon_distinct_id,
+    nullif({{ pc_json_str('properties', 'alias') }}, '') as alias_distinct_id,
+    properties,
+    elements_chain,
+    loaded_at
+from typed
