@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from sample_export import write_sample_export
+
+# The project packages are imported from the checkout (the editable install may predate them).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from sample_export import write_sample_export  # noqa: E402
 
 
 @pytest.fixture

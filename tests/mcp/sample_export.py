@@ -1,21 +1,20 @@
-"""A small hand-made `user_context` table and a way to publish it as an export folder.
+"""A small hand-made `user_context` table, published with the project's real export writer.
 
-Publishing goes through the project's `serving.export_writer.write_export` when it exists; until then a
-minimal writer following the CONTRACTS layout stands in, so the store and the MCP server can be tested
-on exactly the folder shape they will meet.
+The rows follow the `user_context` contract columns; publishing goes through
+`serving.export_writer.write_export`, so the store and the MCP server are tested on exactly the folder
+the pipeline writes (layout, manifest, redaction, atomic `current` swap).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from serving.export_writer import write_export
 
 AS_OF = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 
@@ -294,49 +293,6 @@ def sample_table(as_of: datetime = AS_OF) -> pa.Table:
     return pa.Table.from_pylist(sample_rows(as_of), schema=CONTEXT_SCHEMA)
 
 
-def _fallback_write_export(
-    table: pa.Table, export_dir: Path, *, redact_keys: set[str], as_of: datetime, keep_versions: int = 3
-) -> dict[str, Any]:
-    """Stand-in for serving.export_writer.write_export (CONTRACTS layout, atomic swap). No redaction:
-    the redacted keys are only listed in the manifest, which is what the store's own check reads."""
-    export_dir.mkdir(parents=True, exist_ok=True)
-    (export_dir / "versions").mkdir(exist_ok=True)
-    version = as_of.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
-    tmp = export_dir / f".tmp-{version}"
-    tmp.mkdir()
-    pq.write_table(table, tmp / "user_context.parquet")
-    pairs = [
-        (d, r["person_id"], r["project_id"]) for r in table.to_pylist() for d in json.loads(r["distinct_ids"])
-    ]
-    pq.write_table(
-        pa.table(
-            {
-                "distinct_id": [p[0] for p in pairs],
-                "person_id": [p[1] for p in pairs],
-                "project_id": pa.array([p[2] for p in pairs], pa.int64()),
-            }
-        ),
-        tmp / "distinct_ids.parquet",
-    )
-    manifest = {
-        "schema_version": 1,
-        "as_of": _iso(as_of),
-        "built_at": _iso(datetime.now(UTC)),
-        "row_count": table.num_rows,
-        "files": {"user_context.parquet": {}, "distinct_ids.parquet": {}},
-        "source": {"kind": "test-fallback"},
-        "redacted_keys": sorted(redact_keys),
-        "version": version,
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    final = export_dir / "versions" / version
-    os.rename(tmp, final)
-    link = export_dir / f".tmp-link-{version}"
-    os.symlink(os.path.join("versions", version), link)
-    os.replace(link, export_dir / "current")
-    return manifest
-
-
 def write_sample_export(
     export_dir: Path,
     table: pa.Table | None = None,
@@ -348,10 +304,6 @@ def write_sample_export(
     """Publish `table` (default: the sample people) as a new export version and return its manifest."""
     table = sample_table(as_of) if table is None else table
     redact_keys = {"email"} if redact_keys is None else redact_keys
-    try:
-        from serving.export_writer import write_export  # the real writer, once it exists
-    except ImportError:
-        write_export = _fallback_write_export
     return write_export(
         table, Path(export_dir), redact_keys=redact_keys, as_of=as_of, keep_versions=keep_versions
     )
