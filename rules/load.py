@@ -64,9 +64,7 @@ def load_rules_to_warehouse(ruleset: RuleSet, ws: WarehouseSettings) -> dict[str
         dataset_name=DATASET_NAME,
         pipelines_dir=str(ws.dlt_pipelines_dir),
     )
-    # A package left over from a crashed run would be loaded before ours; ours replaces everything anyway.
-    pipeline.drop_pending_packages()
-    # Parquet keeps the Arrow types for DuckDB; PostgreSQL takes dlt's default (it has no Parquet loader).
+    # DuckDB loads Parquet files natively; PostgreSQL gets dlt's default format (no Parquet loader there).
     file_format = "parquet" if ws.kind == "duckdb" else None
     pipeline.run(_resources(tables), loader_file_format=file_format)
     return {name: table.num_rows for name, table in tables.items()}

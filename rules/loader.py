@@ -102,7 +102,7 @@ _KNOWN_FIELDS = _all_field_names()
 def _rule_label(data: Any, loc: Loc) -> tuple[str | None, Loc]:
     """Human name of the rule addressed by ``loc`` and the rest of ``loc`` inside that rule."""
     if len(loc) < 2 or not isinstance(data, dict):
-        return None, loc[1:] if loc and loc[0] in _MAPPING_SECTIONS else loc
+        return None, loc
     section, item = loc[0], loc[1]
     if section in _MAPPING_SECTIONS:
         return f"{_MAPPING_SECTIONS[section]} '{item}'", loc[2:]
