@@ -33,17 +33,26 @@ def main(argv: list[str] | None = None) -> int:
     elif args.events:
         store = DemoStore.generate_scaled(args.events, seed=args.seed, end=end, project_id=project_ids[0])
     else:
-        store = DemoStore.generate(seed=args.seed, users=args.users, days=args.days, end=end,
-                                   project_ids=project_ids)
-    server = DemoPostHog(store, api_key=args.api_key, project_ids=project_ids, host=args.host, port=args.port,
-                         timezone=args.timezone)
+        store = DemoStore.generate(
+            seed=args.seed, users=args.users, days=args.days, end=end, project_ids=project_ids
+        )
+    server = DemoPostHog(
+        store,
+        api_key=args.api_key,
+        project_ids=project_ids,
+        host=args.host,
+        port=args.port,
+        timezone=args.timezone,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
         if args.live_rate > 0:
             store.start_live(args.live_rate)
-        print(f"Demo PostHog API at {server.url} (projects {', '.join(map(str, project_ids))}), "
-              f"{store.event_count()} events")
+        print(
+            f"Demo PostHog API at {server.url} (projects {', '.join(map(str, project_ids))}), "
+            f"{store.event_count()} events"
+        )
         print(f"  export POSTHOG_HOST={server.url} POSTHOG_PERSONAL_API_KEY={args.api_key}", flush=True)
         try:
             stop.wait()

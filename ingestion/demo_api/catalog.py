@@ -17,8 +17,13 @@ PRODUCTS: list[tuple[str, str, float, str]] = [
     ("nd-filters", "ND Filter Set", 49.0, "accessories"),
 ]
 
-DOCS = ["/docs/getting-started", "/docs/flight-modes", "/docs/firmware-update", "/docs/api/telemetry",
-        "/docs/faq"]
+DOCS = [
+    "/docs/getting-started",
+    "/docs/flight-modes",
+    "/docs/firmware-update",
+    "/docs/api/telemetry",
+    "/docs/faq",
+]
 
 TITLES = {
     "/": "Home | Skyward Drones",
@@ -34,10 +39,50 @@ TITLES = {
 }
 
 PLANS = ["free", "free", "starter", "pro", "pro", "team", "enterprise"]
-FIRST_NAMES = ["Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Lena",
-               "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wei", "Yara"]
-LAST_NAMES = ["Okafor", "Schmidt", "Nguyen", "Garcia", "Kowalski", "Haddad", "Tanaka", "Silva", "Brown",
-              "Rossi", "Novak", "Larsen", "Mehta", "Dubois", "Kim", "Andersson"]
+FIRST_NAMES = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wei",
+    "Yara",
+]
+LAST_NAMES = [
+    "Okafor",
+    "Schmidt",
+    "Nguyen",
+    "Garcia",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Silva",
+    "Brown",
+    "Rossi",
+    "Novak",
+    "Larsen",
+    "Mehta",
+    "Dubois",
+    "Kim",
+    "Andersson",
+]
 EMAIL_DOMAINS = ["example.com", "mail.example.org", "corp.example.net"]
 
 # (browser, os, device_type, screen width, weight)
@@ -51,8 +96,26 @@ DEVICES: list[tuple[str, str, str, int, float]] = [
     ("Chrome", "Android", "Mobile", 412, 0.11),
     ("Safari", "iOS", "Tablet", 820, 0.04),
 ]
-COUNTRIES = [("US", 0.34), ("GB", 0.1), ("DE", 0.1), ("FR", 0.07), ("IN", 0.08), ("BR", 0.06), ("CA", 0.05),
-             ("NL", 0.04), ("JP", 0.05), ("AU", 0.04), ("ES", 0.04), ("PL", 0.03)]
-REFERRERS = [("$direct", 0.45), ("https://www.google.com/", 0.3), ("https://duckduckgo.com/", 0.05),
-             ("https://news.ycombinator.com/", 0.05), ("https://www.reddit.com/r/drones/", 0.07),
-             ("https://t.co/", 0.04), ("https://www.youtube.com/", 0.04)]
+COUNTRIES = [
+    ("US", 0.34),
+    ("GB", 0.1),
+    ("DE", 0.1),
+    ("FR", 0.07),
+    ("IN", 0.08),
+    ("BR", 0.06),
+    ("CA", 0.05),
+    ("NL", 0.04),
+    ("JP", 0.05),
+    ("AU", 0.04),
+    ("ES", 0.04),
+    ("PL", 0.03),
+]
+REFERRERS = [
+    ("$direct", 0.45),
+    ("https://www.google.com/", 0.3),
+    ("https://duckduckgo.com/", 0.05),
+    ("https://news.ycombinator.com/", 0.05),
+    ("https://www.reddit.com/r/drones/", 0.07),
+    ("https://t.co/", 0.04),
+    ("https://www.youtube.com/", 0.04),
+]

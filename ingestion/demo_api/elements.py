@@ -67,19 +67,29 @@ def nav_shell() -> tuple[Element, ...]:
     )
 
 
-def button(text: str, *, classes: tuple[str, ...] = ("btn", "btn-primary"), capture: dict[str, str] | None = None,
-           nth: int = 1, in_form: str | None = None) -> str:
+def button(
+    text: str,
+    *,
+    classes: tuple[str, ...] = ("btn", "btn-primary"),
+    capture: dict[str, str] | None = None,
+    nth: int = 1,
+    in_form: str | None = None,
+) -> str:
     """A clicked button on a page, optionally inside a named form."""
     attrs = {f"data-ph-capture-attribute-{k}": v for k, v in (capture or {}).items()}
     attrs["type"] = "submit" if in_form else "button"
     target = Element("button", classes, text=text, attributes=attrs, nth_child=nth, nth_of_type=nth)
     parents: tuple[Element, ...] = ()
     if in_form:
-        parents = (Element("form", ("form", "space-y-4"), attr_id=f"{in_form}-form", attributes={"name": in_form}),)
+        parents = (
+            Element("form", ("form", "space-y-4"), attr_id=f"{in_form}-form", attributes={"name": in_form}),
+        )
     return chain(target, *parents, Element("div", ("actions", "flex")), *page_shell())
 
 
-def link(text: str, href: str, *, nav: bool = False, capture: dict[str, str] | None = None, nth: int = 1) -> str:
+def link(
+    text: str, href: str, *, nav: bool = False, capture: dict[str, str] | None = None, nth: int = 1
+) -> str:
     """A clicked anchor, either in the header navigation or in page content."""
     attrs = {f"data-ph-capture-attribute-{k}": v for k, v in (capture or {}).items()}
     classes = ("nav-link", "text-gray-700") if nav else ("link", "text-indigo-600")
@@ -92,16 +102,23 @@ def link(text: str, href: str, *, nav: bool = False, capture: dict[str, str] | N
 def product_card(name: str, slug: str, product_id: str, nth: int) -> str:
     """A product tile in the catalogue grid (the clicked element is the card's title)."""
     title = Element("h3", ("font-semibold", "text-lg"), text=name, nth_child=2, nth_of_type=1)
-    card = Element("a", ("card", "product-card"), href=f"/products/{slug}",
-                   attributes={"data-ph-capture-attribute-product-id": product_id}, nth_child=nth, nth_of_type=nth)
+    card = Element(
+        "a",
+        ("card", "product-card"),
+        href=f"/products/{slug}",
+        attributes={"data-ph-capture-attribute-product-id": product_id},
+        nth_child=nth,
+        nth_of_type=nth,
+    )
     grid = Element("div", ("grid", "grid-cols-3", "gap-4"), nth_child=2)
     return chain(title, card, grid, *page_shell())
 
 
 def input_field(name: str, form: str, kind: str = "text", nth: int = 1) -> str:
     """A form input that fired a change event (value never recorded, as posthog-js does)."""
-    target = Element("input", ("input", "w-full"), attributes={"name": name, "type": kind}, nth_child=nth,
-                     nth_of_type=nth)
+    target = Element(
+        "input", ("input", "w-full"), attributes={"name": name, "type": kind}, nth_child=nth, nth_of_type=nth
+    )
     label = Element("label", ("block",), nth_child=nth)
     form_el = Element("form", ("form", "space-y-4"), attr_id=f"{form}-form", attributes={"name": form})
     return chain(target, label, form_el, *page_shell())
@@ -115,5 +132,8 @@ def form(name: str) -> str:
 
 def static_text(text: str) -> str:
     """A non-interactive element (the usual target of dead clicks)."""
-    return chain(Element("span", ("badge", "text-gray-500"), text=text, nth_child=3), Element("div", ("card",)),
-                 *page_shell())
+    return chain(
+        Element("span", ("badge", "text-gray-500"), text=text, nth_child=3),
+        Element("div", ("card",)),
+        *page_shell(),
+    )

@@ -33,7 +33,9 @@ class Fault(BaseModel):
 
     kind: FaultKind
     endpoint: EndpointKind = "any"
-    on_requests: set[int] = Field(default_factory=set, description="1-based request numbers per endpoint kind")
+    on_requests: set[int] = Field(
+        default_factory=set, description="1-based request numbers per endpoint kind"
+    )
     probability: float = Field(0.0, ge=0.0, le=1.0)
     times: int | None = Field(None, ge=0, description="stop after firing this many times")
     status: int = 500
@@ -57,8 +59,10 @@ class FaultPlan(BaseModel):
         self._rng = random.Random(self.seed)
 
     @classmethod
-    def at(cls, kind: FaultKind, endpoint: EndpointKind = "query", *requests: int, **options: object) -> FaultPlan:
-        """Shortcut: one fault on the given request numbers, e.g. `FaultPlan.at("status", "query", 2, status=500)`."""
+    def at(
+        cls, kind: FaultKind, endpoint: EndpointKind = "query", *requests: int, **options: object
+    ) -> FaultPlan:
+        """One fault on the given request numbers: `FaultPlan.at("status", "query", 2, status=500)`."""
         return cls(faults=[Fault(kind=kind, endpoint=endpoint, on_requests=set(requests), **options)])
 
     def add(self, fault: Fault) -> FaultPlan:

@@ -18,8 +18,16 @@ from ingestion.demo_api import catalog, elements
 
 SESSION_IDLE = timedelta(minutes=30)
 LATE_FRACTION = 0.01
-EVENT_COLUMNS = ("uuid", "event", "distinct_id", "timestamp", "created_at", "properties", "elements_chain",
-                 "person_id")
+EVENT_COLUMNS = (
+    "uuid",
+    "event",
+    "distinct_id",
+    "timestamp",
+    "created_at",
+    "properties",
+    "elements_chain",
+    "person_id",
+)
 
 
 def uuid7(ms: int, rng: random.Random) -> str:
@@ -61,8 +69,12 @@ class DemoUser:
     referrer: str
 
     def person_properties(self, identified: bool) -> dict:
-        props: dict = {"$initial_browser": self.browser, "$initial_os": self.os,
-                       "$initial_device_type": self.device_type, "$initial_geoip_country_code": self.country}
+        props: dict = {
+            "$initial_browser": self.browser,
+            "$initial_os": self.os,
+            "$initial_device_type": self.device_type,
+            "$initial_geoip_country_code": self.country,
+        }
         if identified:
             props.update({"email": self.email, "name": self.name, "plan": self.plan})
         return props
@@ -76,27 +88,40 @@ def make_users(seed: int, project_id: int, count: int) -> list[DemoUser]:
         first, last = rng.choice(catalog.FIRST_NAMES), rng.choice(catalog.LAST_NAMES)
         browser, os_name, device, width, _ = _weighted(rng, catalog.DEVICES)
         country = _weighted(rng, catalog.COUNTRIES)[0]
-        users.append(DemoUser(
-            index=i,
-            person_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            member=rng.random() < 0.6,
-            identified_id=f"user_{seed}_{project_id}_{i:05d}",
-            anon_id=uuid7(1_700_000_000_000 + rng.getrandbits(30), rng),
-            email=f"{first.lower()}.{last.lower()}{i}@{rng.choice(catalog.EMAIL_DOMAINS)}",
-            name=f"{first} {last}",
-            plan=rng.choice(catalog.PLANS),
-            browser=browser, os=os_name, device_type=device, screen_width=width, country=country,
-            activity=rng.choice([0.15, 0.3, 0.5, 0.8, 1.2, 2.0]),
-            referrer=_weighted(rng, catalog.REFERRERS)[0],
-        ))
+        users.append(
+            DemoUser(
+                index=i,
+                person_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                member=rng.random() < 0.6,
+                identified_id=f"user_{seed}_{project_id}_{i:05d}",
+                anon_id=uuid7(1_700_000_000_000 + rng.getrandbits(30), rng),
+                email=f"{first.lower()}.{last.lower()}{i}@{rng.choice(catalog.EMAIL_DOMAINS)}",
+                name=f"{first} {last}",
+                plan=rng.choice(catalog.PLANS),
+                browser=browser,
+                os=os_name,
+                device_type=device,
+                screen_width=width,
+                country=country,
+                activity=rng.choice([0.15, 0.3, 0.5, 0.8, 1.2, 2.0]),
+                referrer=_weighted(rng, catalog.REFERRERS)[0],
+            )
+        )
     return users
 
 
 class _SessionWriter:
     """Appends the events of one session to column lists, tracking time and ids."""
 
-    def __init__(self, cols: dict[str, list], rng: random.Random, user: DemoUser, start: datetime,
-                 distinct_id: str, referrer: str) -> None:
+    def __init__(
+        self,
+        cols: dict[str, list],
+        rng: random.Random,
+        user: DemoUser,
+        start: datetime,
+        distinct_id: str,
+        referrer: str,
+    ) -> None:
         self.cols, self.rng, self.user, self.t = cols, rng, user, start
         self.distinct_id = distinct_id
         self.session_id = uuid7(_ms(start), rng)
@@ -114,13 +139,21 @@ class _SessionWriter:
         url = catalog.BASE_URL + self.path
         referrer = self.prev_url or self.referrer
         base = {
-            "$current_url": url, "$pathname": self.path, "$host": catalog.HOST,
+            "$current_url": url,
+            "$pathname": self.path,
+            "$host": catalog.HOST,
             "$referrer": referrer,
             "$referring_domain": "$direct" if referrer == "$direct" else referrer.split("/")[2],
-            "$browser": user.browser, "$os": user.os, "$device_type": user.device_type,
-            "$screen_width": user.screen_width, "$geoip_country_code": user.country,
-            "$lib": "web", "$lib_version": "1.200.0", "$session_id": self.session_id,
-            "$window_id": self.window_id, "title": catalog.TITLES.get(self.path, _title(self.path)),
+            "$browser": user.browser,
+            "$os": user.os,
+            "$device_type": user.device_type,
+            "$screen_width": user.screen_width,
+            "$geoip_country_code": user.country,
+            "$lib": "web",
+            "$lib_version": "1.200.0",
+            "$session_id": self.session_id,
+            "$window_id": self.window_id,
+            "title": catalog.TITLES.get(self.path, _title(self.path)),
             "distinct_id": self.distinct_id,
         }
         if props:
@@ -174,8 +207,9 @@ def _title(path: str) -> str:
 def _browse(w: _SessionWriter) -> None:
     """Catalogue browsing, sometimes to cart, checkout and payment."""
     rng = w.rng
-    w.click(elements.link("Shop", "/products", nav=True, capture={"nav": "shop"}), "Shop",
-            extra={"nav": "shop"})
+    w.click(
+        elements.link("Shop", "/products", nav=True, capture={"nav": "shop"}), "Shop", extra={"nav": "shop"}
+    )
     w.pageview("/products")
     if rng.random() < 0.15:
         w.click(elements.input_field("category", "filters", "select"), "", "change")
@@ -185,16 +219,22 @@ def _browse(w: _SessionWriter) -> None:
         slug, name, price, category = rng.choice(catalog.PRODUCTS)
         pid = f"prod_{catalog.PRODUCTS.index((slug, name, price, category)) + 1:03d}"
         w.click(elements.product_card(name, slug, pid, rng.randint(1, 8)), name)
-        w.custom("product_clicked", {"product_name": name, "product_id": pid, "price": price,
-                                     "category": category})
+        w.custom(
+            "product_clicked", {"product_name": name, "product_id": pid, "price": price, "category": category}
+        )
         w.pageview(f"/products/{slug}")
         if rng.random() < 0.08:
             w.advance(1, 3)
-            w.emit("$dead_click", {"$event_type": "click", "$el_text": "In stock"}, elements.static_text("In stock"))
+            w.emit(
+                "$dead_click",
+                {"$event_type": "click", "$el_text": "In stock"},
+                elements.static_text("In stock"),
+            )
         if rng.random() < 0.45:
             w.click(elements.button("Add to cart", capture={"product-id": pid}), "Add to cart")
-            w.custom("item_added_to_cart", {"product_name": name, "product_id": pid, "price": price,
-                                            "quantity": 1})
+            w.custom(
+                "item_added_to_cart", {"product_name": name, "product_id": pid, "price": price, "quantity": 1}
+            )
             cart.append((slug, name, price, category))
         if rng.random() < 0.4:
             w.click(elements.link("Back to products", "/products"), "Back to products")
@@ -213,24 +253,39 @@ def _browse(w: _SessionWriter) -> None:
     w.pageview("/payment")
     if rng.random() < 0.15:  # payment trouble: rage clicks on the pay button
         w.advance(3, 10)
-        w.emit("$rageclick", {"$event_type": "click", "$el_text": "Pay now"},
-               elements.button("Pay now", in_form="payment"))
+        w.emit(
+            "$rageclick",
+            {"$event_type": "click", "$el_text": "Pay now"},
+            elements.button("Pay now", in_form="payment"),
+        )
         if rng.random() < 0.5:
             return
     w.click(elements.button("Pay now", in_form="payment"), "Pay now", "submit")
-    w.custom("order_completed", {"order_id": f"ord_{w.rng.getrandbits(32):08x}", "revenue": total,
-                                 "currency": "USD", "item_count": len(cart)})
+    w.custom(
+        "order_completed",
+        {
+            "order_id": f"ord_{w.rng.getrandbits(32):08x}",
+            "revenue": total,
+            "currency": "USD",
+            "item_count": len(cart),
+        },
+    )
 
 
 def _pricing(w: _SessionWriter) -> None:
     """Plan comparison, billing pages, upgrades."""
     rng = w.rng
-    w.click(elements.link("Pricing", "/pricing", nav=True, capture={"nav": "pricing"}), "Pricing",
-            extra={"nav": "pricing"})
+    w.click(
+        elements.link("Pricing", "/pricing", nav=True, capture={"nav": "pricing"}),
+        "Pricing",
+        extra={"nav": "pricing"},
+    )
     w.pageview("/pricing")
     for _ in range(rng.randint(0, 3)):
-        w.click(elements.button("Monthly / Yearly", classes=("toggle",), capture={"toggle": "billing-period"}),
-                "Monthly / Yearly")
+        w.click(
+            elements.button("Monthly / Yearly", classes=("toggle",), capture={"toggle": "billing-period"}),
+            "Monthly / Yearly",
+        )
         w.custom("interaction_click", {"target": "billing_period_toggle"})
     if rng.random() < 0.6:
         w.click(elements.link("Billing", "/billing", nav=True, capture={"nav": "billing"}), "Billing")
@@ -255,12 +310,17 @@ def _docs(w: _SessionWriter) -> None:
 
 def _signup(w: _SessionWriter) -> None:
     rng = w.rng
-    w.click(elements.button("Sign up", classes=("btn", "btn-secondary"), capture={"cta": "signup"}), "Sign up")
+    w.click(
+        elements.button("Sign up", classes=("btn", "btn-secondary"), capture={"cta": "signup"}), "Sign up"
+    )
     w.pageview("/signup")
     for i, fld in enumerate(("email", "password", "company")):
         if rng.random() < 0.85:
-            w.click(elements.input_field(fld, "signup", "password" if fld == "password" else "text", i + 1), "",
-                    "change")
+            w.click(
+                elements.input_field(fld, "signup", "password" if fld == "password" else "text", i + 1),
+                "",
+                "change",
+            )
     if rng.random() < 0.75:
         w.click(elements.form("signup"), "", "submit")
         w.custom("form_submitted", {"form_name": "signup"})
@@ -276,9 +336,14 @@ def _identify(w: _SessionWriter, anon_id: str) -> None:
     w.click(elements.button("Log in", in_form="login"), "Log in", "submit")
     w.distinct_id = user.identified_id
     w.advance(0.1, 0.5)
-    w.emit("$identify", {"$anon_distinct_id": anon_id,
-                         "$set": {"email": user.email, "name": user.name, "plan": user.plan},
-                         "$set_once": {"first_login_browser": user.browser}})
+    w.emit(
+        "$identify",
+        {
+            "$anon_distinct_id": anon_id,
+            "$set": {"email": user.email, "name": user.name, "plan": user.plan},
+            "$set_once": {"first_login_browser": user.browser},
+        },
+    )
 
 
 def _session(w: _SessionWriter, identify_from: str | None) -> None:

@@ -31,9 +31,13 @@ class HogQLError(ValueError):
 # kind: 'dt' datetime, 'str', 'uuid', 'int', 'bool', 'json'
 _COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "events": {
-        "uuid": ("e.uuid", "uuid"), "event": ("e.event", "str"), "distinct_id": ("e.distinct_id", "str"),
-        "timestamp": ('e."timestamp"', "dt"), "created_at": ("e.created_at", "dt"),
-        "properties": ("e.properties", "json"), "elements_chain": ("e.elements_chain", "str"),
+        "uuid": ("e.uuid", "uuid"),
+        "event": ("e.event", "str"),
+        "distinct_id": ("e.distinct_id", "str"),
+        "timestamp": ('e."timestamp"', "dt"),
+        "created_at": ("e.created_at", "dt"),
+        "properties": ("e.properties", "json"),
+        "elements_chain": ("e.elements_chain", "str"),
         "person_id": ("e.person_id", "uuid"),
         "$session_id": ("json_extract_string(e.properties, '$.\"$session_id\"')", "str"),
         "$window_id": ("json_extract_string(e.properties, '$.\"$window_id\"')", "str"),
@@ -41,25 +45,50 @@ _COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "person_properties": ("p.properties", "json"),
     },
     "persons": {
-        "id": ("e.id", "uuid"), "created_at": ("e.created_at", "dt"), "properties": ("e.properties", "json"),
+        "id": ("e.id", "uuid"),
+        "created_at": ("e.created_at", "dt"),
+        "properties": ("e.properties", "json"),
         "is_identified": ("e.is_identified", "bool"),
     },
     "person_distinct_ids": {
-        "distinct_id": ("e.distinct_id", "str"), "person_id": ("e.person_id", "uuid"),
+        "distinct_id": ("e.distinct_id", "str"),
+        "person_id": ("e.person_id", "uuid"),
     },
 }
 _CH_TYPES = {"uuid": "UUID", "str": "String", "json": "String", "int": "UInt64", "bool": "Bool"}
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<str>'(?:[^'\\]|\\.|'')*')
   | (?P<num>\d+(?:\.\d+)?)
   | (?P<op><=|>=|!=|<>|==|=|<|>|\(|\)|,|\*|\.|-|\+)
   | (?P<ident>[A-Za-z_$][A-Za-z0-9_$]*|`[^`]+`)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
-_KEYWORDS = {"select", "from", "where", "and", "or", "not", "order", "by", "asc", "desc", "limit", "offset",
-             "as", "is", "null", "in", "interval", "true", "false"}
+_KEYWORDS = {
+    "select",
+    "from",
+    "where",
+    "and",
+    "or",
+    "not",
+    "order",
+    "by",
+    "asc",
+    "desc",
+    "limit",
+    "offset",
+    "as",
+    "is",
+    "null",
+    "in",
+    "interval",
+    "true",
+    "false",
+}
 
 
 @dataclass
@@ -177,8 +206,12 @@ class _Parser:
         limit = max(0, min(limit, MAX_LIMIT))
         aggregate = any(kind_is_agg for _, _, _, kind_is_agg in items)
         if aggregate and not all(agg for *_, agg in items):
-            raise HogQLError("Mixing aggregates and plain columns needs GROUP BY, which this server does not support")
-        source = {"events": "events", "persons": "persons", "person_distinct_ids": "person_distinct_ids"}[table]
+            raise HogQLError(
+                "Mixing aggregates and plain columns needs GROUP BY, which this server does not support"
+            )
+        source = {"events": "events", "persons": "persons", "person_distinct_ids": "person_distinct_ids"}[
+            table
+        ]
         join = ""
         if self.needs_person_join:
             join = " LEFT JOIN persons p ON p.project_id = e.project_id AND p.id = e.person_id"
@@ -189,11 +222,19 @@ class _Parser:
         if order and not aggregate:
             sql += " ORDER BY " + ", ".join(order)
         sql += f" LIMIT {limit + 1} OFFSET {offset}"
-        compiled = Compiled(sql=sql, params=self.params, columns=[name for _, _, name, _ in items],
-                            kinds=[kind for _, kind, _, _ in items], limit=limit, offset=offset, table=table,
-                            aggregate=aggregate)
-        compiled.types = [[name, self.ch_type(kind)] for name, kind in zip(compiled.columns, compiled.kinds,
-                                                                            strict=True)]
+        compiled = Compiled(
+            sql=sql,
+            params=self.params,
+            columns=[name for _, _, name, _ in items],
+            kinds=[kind for _, kind, _, _ in items],
+            limit=limit,
+            offset=offset,
+            table=table,
+            aggregate=aggregate,
+        )
+        compiled.types = [
+            [name, self.ch_type(kind)] for name, kind in zip(compiled.columns, compiled.kinds, strict=True)
+        ]
         return compiled
 
     def ch_type(self, kind: str) -> str:
@@ -225,6 +266,7 @@ class _Parser:
                         out_kind = "str" if kind != "dt" else "dt"
                         return (sql, out_kind, alias or f"toString({name})", False)
                     return (f"{fn}({sql})", kind, alias or f"{fn}({name})", True)
+
                 return resolve
             raise HogQLError(f"Unsupported function `{fn}` in SELECT")
         start = self.i
@@ -235,6 +277,7 @@ class _Parser:
         def resolve_col(start=start, end=end, alias=alias):
             sql, kind, name = self.column_ref_at(start, end)
             return (sql, kind, alias or name, False)
+
         return resolve_col
 
     def alias(self) -> str | None:
@@ -281,9 +324,11 @@ class _Parser:
             base, keys = "p.properties", parts[2:]
         if base is None:
             raise HogQLError(f"Unknown field `{dotted}` on table `{self.table}`")
-        path = "$" + "".join('."' + k.replace('"', '') + '"' for k in keys)
+        path = "$" + "".join('."' + k.replace('"', "") + '"' for k in keys)
         # Raw JSON value with surrounding quotes removed, like HogQL's property access.
-        sql = f"regexp_replace(CAST(json_extract({base}, '{_safe_path(path)}') AS VARCHAR), '^\"|\"$', '', 'g')"
+        sql = (
+            f"regexp_replace(CAST(json_extract({base}, '{_safe_path(path)}') AS VARCHAR), '^\"|\"$', '', 'g')"
+        )
         return sql, "str", keys[-1]
 
     def expr(self) -> str:
@@ -389,7 +434,9 @@ class _Parser:
 
     def with_interval(self, sql: str) -> tuple[str, str]:
         """Handle `<datetime> ± INTERVAL n unit`; the interval is folded into the bound value."""
-        while self.peek().kind == "op" and self.peek().value in ("+", "-") and self.peek(1).value == "interval":
+        while (
+            self.peek().kind == "op" and self.peek().value in ("+", "-") and self.peek(1).value == "interval"
+        ):
             sign = 1 if self.take().value == "+" else -1
             self.take()
             amount = int(float(self.expect("num").value))

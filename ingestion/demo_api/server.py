@@ -56,9 +56,16 @@ def _error(status: int, type_: str, code: str, detail: str) -> _ApiError:
 class DemoPostHog:
     """Context manager running the demo API on `host:port` (port 0 picks a free one)."""
 
-    def __init__(self, store: DemoStore, api_key: str = "phx_demo_key", project_ids: Iterable[int] = (1,),
-                 host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None,
-                 timezone: str = "UTC") -> None:
+    def __init__(
+        self,
+        store: DemoStore,
+        api_key: str = "phx_demo_key",
+        project_ids: Iterable[int] = (1,),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultPlan | None = None,
+        timezone: str = "UTC",
+    ) -> None:
         self.store = store
         self._api_key = api_key
         self.project_ids = tuple(int(p) for p in project_ids)
@@ -110,18 +117,27 @@ class DemoPostHog:
     # --- auth ---------------------------------------------------------------------------------
     def check_auth(self, header: str | None, project: str) -> int:
         if not header or not header.lower().startswith("bearer ") or not header[7:].strip():
-            raise _error(401, "authentication_error", "not_authenticated",
-                         "Authentication credentials were not provided.")
+            raise _error(
+                401,
+                "authentication_error",
+                "not_authenticated",
+                "Authentication credentials were not provided.",
+            )
         if not hmac.compare_digest(header[7:].strip().encode(), self._api_key.encode()):
-            raise _error(401, "authentication_error", "authentication_failed",
-                         "Personal API key found in request Authorization header is invalid.")
+            raise _error(
+                401,
+                "authentication_error",
+                "authentication_failed",
+                "Personal API key found in request Authorization header is invalid.",
+            )
         try:
             project_id = int(project)
         except ValueError:
             raise _error(404, "invalid_request", "not_found", "Not found.") from None
         if project_id not in self.project_ids:
-            raise _error(403, "authentication_error", "permission_denied",
-                         "You don't have access to the project.")
+            raise _error(
+                403, "authentication_error", "permission_denied", "You don't have access to the project."
+            )
         return project_id
 
     # --- endpoints ------------------------------------------------------------------------------
@@ -132,11 +148,15 @@ class DemoPostHog:
 
     def query(self, project_id: int, body: Any, fault: Fault | None) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("query"), dict):
-            raise _error(400, "validation_error", "parse_error", "Request body must be {\"query\": {...}}.")
+            raise _error(400, "validation_error", "parse_error", 'Request body must be {"query": {...}}.')
         query = body["query"]
         if query.get("kind") != "HogQLQuery":
-            raise _error(400, "validation_error", "invalid_input",
-                         f"Unsupported query kind {query.get('kind')!r}; this server answers HogQLQuery.")
+            raise _error(
+                400,
+                "validation_error",
+                "invalid_input",
+                f"Unsupported query kind {query.get('kind')!r}; this server answers HogQLQuery.",
+            )
         text = query.get("query")
         try:
             compiled = compile_query(text, project_id, self.timezone)
@@ -156,9 +176,18 @@ class DemoPostHog:
             rows, forced_more = self._page_fault(fault, "query", rows, compiled.limit)
             has_more = has_more or forced_more
         self._last_rows["query"] = rows[-3:]
-        return {"columns": compiled.columns, "types": compiled.types, "results": rows, "hasMore": has_more,
-                "limit": compiled.limit, "offset": compiled.offset, "hogql": text, "timezone": self.timezone,
-                "is_cached": False, "query_status": None}
+        return {
+            "columns": compiled.columns,
+            "types": compiled.types,
+            "results": rows,
+            "hasMore": has_more,
+            "limit": compiled.limit,
+            "offset": compiled.offset,
+            "hogql": text,
+            "timezone": self.timezone,
+            "is_cached": False,
+            "query_status": None,
+        }
 
     def _page_fault(self, fault: Fault, kind: str, rows: list, limit: int) -> tuple[list, bool]:
         """Apply data faults that reshape a page; returns rows and whether to claim more exist."""
@@ -171,16 +200,23 @@ class DemoPostHog:
             return (list(previous) + list(rows))[: max(limit, len(previous))], False
         return rows, False
 
-    def legacy_events(self, project_id: int, params: dict[str, str], path: str,
-                      fault: Fault | None) -> dict[str, Any]:
+    def legacy_events(
+        self, project_id: int, params: dict[str, str], path: str, fault: Fault | None
+    ) -> dict[str, Any]:
         try:
             limit = min(int(params.get("limit", LEGACY_DEFAULT_LIMIT)), LEGACY_MAX_LIMIT)
             offset = int(params.get("offset", 0))
         except ValueError:
-            raise _error(400, "validation_error", "invalid_input", "limit and offset must be integers") from None
+            raise _error(
+                400, "validation_error", "invalid_input", "limit and offset must be integers"
+            ) from None
         if offset > LEGACY_MAX_OFFSET:
-            raise _error(400, "validation_error", "invalid_input",
-                         f"offset must be <= {LEGACY_MAX_OFFSET}; use after/before instead")
+            raise _error(
+                400,
+                "validation_error",
+                "invalid_input",
+                f"offset must be <= {LEGACY_MAX_OFFSET}; use after/before instead",
+            )
         order_raw = params.get("orderBy", '["-timestamp"]')
         try:
             order = json.loads(order_raw)
@@ -191,7 +227,7 @@ class DemoPostHog:
         before = self._param_dt(params, "before")
         if after is None:
             after = (before or datetime.now(UTC)) - timedelta(hours=24)
-        where = ['e.project_id = ?', 'e."timestamp" > ?']
+        where = ["e.project_id = ?", 'e."timestamp" > ?']
         args: list[Any] = [project_id, after]
         if before is not None:
             where.append('e."timestamp" < ?')
@@ -205,7 +241,7 @@ class DemoPostHog:
             SELECT e.uuid, e.distinct_id, e.properties, e.event, e."timestamp", e.elements_chain,
                    p.properties, p.is_identified
             FROM events e LEFT JOIN persons p ON p.project_id = e.project_id AND p.id = e.person_id
-            WHERE {' AND '.join(where)}
+            WHERE {" AND ".join(where)}
             ORDER BY e."timestamp" {direction}, e.uuid {direction} LIMIT {limit} OFFSET {offset}"""
         rows = self.store.cursor().execute(sql, args).fetchall()
         if fault is not None:
@@ -215,11 +251,23 @@ class DemoPostHog:
         for uuid_, did, props, event, ts, chain, pprops, identified in rows:
             person = None
             if pprops is not None:
-                person = {"is_identified": bool(identified), "distinct_ids": [did],
-                          "properties": orjson.Fragment(pprops)}
-            results.append({"id": uuid_, "distinct_id": did, "properties": orjson.Fragment(props or "{}"),
-                            "event": event, "timestamp": self.fmt_dt(ts), "person": person, "elements": [],
-                            "elements_chain": chain or ""})
+                person = {
+                    "is_identified": bool(identified),
+                    "distinct_ids": [did],
+                    "properties": orjson.Fragment(pprops),
+                }
+            results.append(
+                {
+                    "id": uuid_,
+                    "distinct_id": did,
+                    "properties": orjson.Fragment(props or "{}"),
+                    "event": event,
+                    "timestamp": self.fmt_dt(ts),
+                    "person": person,
+                    "elements": [],
+                    "elements_chain": chain or "",
+                }
+            )
         next_url = None
         if len(rows) >= limit and rows:
             nxt = dict(params)
@@ -248,19 +296,27 @@ class DemoPostHog:
             limit = min(max(int(params.get("limit", LIST_DEFAULT_LIMIT)), 1), LIST_MAX_LIMIT)
             offset = max(int(params.get("offset", 0)), 0)
         except ValueError:
-            raise _error(400, "validation_error", "invalid_input", "limit and offset must be integers") from None
+            raise _error(
+                400, "validation_error", "invalid_input", "limit and offset must be integers"
+            ) from None
         return limit, offset
 
     def _links(self, path: str, params: dict[str, str], limit: int, offset: int, more: bool) -> tuple:
         def link(new_offset: int) -> str:
             return f"{self.url}{path}?{urlencode({**params, 'limit': limit, 'offset': new_offset})}"
-        return (link(offset + limit) if more else None), (link(max(offset - limit, 0)) if offset > 0 else None)
+
+        return (link(offset + limit) if more else None), (
+            link(max(offset - limit, 0)) if offset > 0 else None
+        )
 
     def persons(self, project_id: int, params: dict[str, str], path: str) -> dict[str, Any]:
         limit, offset = self._page_args(params)
         where, args = "p.project_id = ?", [project_id]
         if params.get("distinct_id"):
-            where += " AND p.id IN (SELECT person_id FROM person_distinct_ids WHERE project_id = ? AND distinct_id = ?)"
+            where += (
+                " AND p.id IN (SELECT person_id FROM person_distinct_ids"
+                " WHERE project_id = ? AND distinct_id = ?)"
+            )
             args += [project_id, params["distinct_id"]]
         sql = f"""
             SELECT p.id, p.created_at, p.properties, p.is_identified,
@@ -272,16 +328,25 @@ class DemoPostHog:
         results = []
         for pid, created, props, identified, dids in rows[:limit]:
             parsed = json.loads(props or "{}")
-            results.append({"id": pid, "uuid": pid, "name": parsed.get("email") or (dids or [pid])[0],
-                            "distinct_ids": dids or [], "properties": parsed, "created_at": self.fmt_dt(created),
-                            "is_identified": bool(identified), "last_seen_at": None})
+            results.append(
+                {
+                    "id": pid,
+                    "uuid": pid,
+                    "name": parsed.get("email") or (dids or [pid])[0],
+                    "distinct_ids": dids or [],
+                    "properties": parsed,
+                    "created_at": self.fmt_dt(created),
+                    "is_identified": bool(identified),
+                    "last_seen_at": None,
+                }
+            )
         nxt, prev = self._links(path, params, limit, offset, more)
         return {"next": nxt, "previous": prev, "results": results}
 
     def cohorts(self, project_id: int, params: dict[str, str], path: str) -> dict[str, Any]:
         limit, offset = self._page_args(params)
         items = list(self.store.cohorts.get(project_id, []))
-        page = items[offset: offset + limit]
+        page = items[offset : offset + limit]
         nxt, prev = self._links(path, params, limit, offset, offset + limit < len(items))
         return {"count": len(items), "next": nxt, "previous": prev, "results": page}
 
@@ -308,10 +373,15 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         segments = [s for s in parts.path.split("/") if s]
         app = self.app
-        if (len(segments) != 4 or segments[0] != "api" or segments[1] not in ("projects", "environments")
-                or segments[3] not in ("query", "events", "persons", "cohorts")):
-            self._send_json(404, {"type": "invalid_request", "code": "not_found", "detail": "Not found.",
-                                  "attr": None})
+        if (
+            len(segments) != 4
+            or segments[0] != "api"
+            or segments[1] not in ("projects", "environments")
+            or segments[3] not in ("query", "events", "persons", "cohorts")
+        ):
+            self._send_json(
+                404, {"type": "invalid_request", "code": "not_found", "detail": "Not found.", "attr": None}
+            )
             return
         kind = segments[3]
         expected = "POST" if kind == "query" else "GET"
@@ -328,7 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     body = orjson.loads(raw_body or b"null")
                 except orjson.JSONDecodeError:
-                    raise _error(400, "validation_error", "parse_error", "Request body is not valid JSON.") from None
+                    raise _error(
+                        400, "validation_error", "parse_error", "Request body is not valid JSON."
+                    ) from None
                 payload = app.query(project_id, body, fault)
             elif kind == "events":
                 payload = app.legacy_events(project_id, params, parts.path, fault)
@@ -350,13 +422,25 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "status":
             headers = {}
             if fault.retry_after is not None:
-                headers["Retry-After"] = str(int(fault.retry_after) if fault.retry_after.is_integer()
-                                             else fault.retry_after)
+                headers["Retry-After"] = str(
+                    int(fault.retry_after) if fault.retry_after.is_integer() else fault.retry_after
+                )
             if fault.status == 429:
-                raise _ApiError(429, {"type": "throttled_error", "code": "throttled",
-                                      "detail": "Request was throttled.", "attr": None}, headers)
-            raise _ApiError(fault.status, {"type": "server_error", "code": "error",
-                                           "detail": "A server error occurred.", "attr": None}, headers)
+                raise _ApiError(
+                    429,
+                    {
+                        "type": "throttled_error",
+                        "code": "throttled",
+                        "detail": "Request was throttled.",
+                        "attr": None,
+                    },
+                    headers,
+                )
+            raise _ApiError(
+                fault.status,
+                {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None},
+                headers,
+            )
         if fault.kind == "slow":
             time.sleep(fault.delay_seconds)
         if fault.kind == "backwards_events":
