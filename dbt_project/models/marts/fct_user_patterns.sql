@@ -1,14 +1,276 @@
--- First placeholder: correct columns, no rows yet (the rule evaluation replaces this).
+{#- Behavioral patterns per session, evaluated from the rule tables (rules are rows, never SQL text).
+
+    For every enabled rule and every session that passes the rule's session bounds:
+    1. positive events = events matching every positive field of the rule (any value of a field);
+       a rule without positive filters counts every event of the session;
+    2. candidate windows: each positive event anchors a window [anchor, anchor + time_window]
+       (inclusive; no time_window = rest of the session); the window qualifies when it holds at least
+       min_count positive events;
+    3. a qualifying window is cancelled by a negative event at or after its anchor and no later than
+       its last positive event + negative_window (no negative_window = rest of the session);
+    4. the surviving window with the most positives (then the earliest) is the match.
+    Text comparisons are case-insensitive except event_name (PostHog event names are case-sensitive). -#}
+
+with rules as (
+    select * from {{ ref('int_pattern_rules') }}
+),
+
+filters as (
+    select * from {{ ref('int_pattern_filters') }}
+),
+
+sessions as (
+    select
+        project_id,
+        session_id,
+        person_id,
+        started_at,
+        ended_at,
+        duration_seconds,
+        event_count,
+        pageview_count
+    from {{ ref('fct_sessions') }}
+),
+
+events as (
+    select
+        project_id,
+        session_id,
+        event_uuid,
+        event_at,
+        {{ cohort_epoch_us('event_at') }} as event_us,
+        event_name,
+        lower(event_type) as event_type,
+        lower(action_type) as action_type,
+        lower(page_path) as page_path,
+        semantic_label,
+        lower(semantic_label) as label_lower
+    from {{ ref('fct_enriched_events') }}
+    where session_id is not null
+),
+
+-- Rules whose session bounds (inclusive) this session satisfies.
+eligible as (
+    select
+        s.project_id,
+        s.session_id,
+        s.person_id,
+        s.ended_at,
+        r.code
+    from sessions as s
+    cross join rules as r
+    where (r.min_duration_seconds is null or s.duration_seconds >= r.min_duration_seconds)
+        and (r.max_duration_seconds is null or s.duration_seconds <= r.max_duration_seconds)
+        and (r.min_events is null or s.event_count >= r.min_events)
+        and (r.max_events is null or s.event_count <= r.max_events)
+        and (r.min_pageviews is null or s.pageview_count >= r.min_pageviews)
+        and (r.max_pageviews is null or s.pageview_count <= r.max_pageviews)
+),
+
+candidate_events as (
+    select
+        el.code,
+        e.*
+    from eligible as el
+    inner join events as e
+        on e.project_id = el.project_id
+        and e.session_id = el.session_id
+),
+
+-- One row per (event, rule, role, field): does any value of that field match the event?
+field_checks as (
+    select
+        c.project_id,
+        c.session_id,
+        c.event_uuid,
+        c.code,
+        f.role,
+        f.field,
+        max(case
+            when f.field = 'event_type' then case when c.event_type = f.value_lower then 1 else 0 end
+            when f.field = 'action_type' then case when c.action_type = f.value_lower then 1 else 0 end
+            when f.field = 'event_name' then case when c.event_name = f.value then 1 else 0 end
+            when f.field = 'page_path_equals' then case when c.page_path = f.value_lower then 1 else 0 end
+            when f.field = 'page_path_prefix' then
+                case when substr(c.page_path, 1, length(f.value_lower)) = f.value_lower then 1 else 0 end
+            when f.field = 'label_contains' then
+                case when position(f.value_lower in c.label_lower) > 0 then 1 else 0 end
+            else 0
+        end) as field_matched
+    from candidate_events as c
+    inner join filters as f
+        on f.code = c.code
+    group by c.project_id, c.session_id, c.event_uuid, c.code, f.role, f.field
+),
+
+role_hits as (
+    select
+        project_id,
+        session_id,
+        event_uuid,
+        code,
+        role
+    from field_checks
+    group by project_id, session_id, event_uuid, code, role
+    having min(field_matched) = 1
+),
+
+rules_with_positive as (
+    select distinct code from filters where role = 'positive'
+),
+
+positives as (
+    select c.project_id, c.session_id, c.code, c.event_uuid, c.event_at, c.event_us, c.semantic_label
+    from candidate_events as c
+    inner join role_hits as h
+        on h.project_id = c.project_id
+        and h.session_id = c.session_id
+        and h.event_uuid = c.event_uuid
+        and h.code = c.code
+        and h.role = 'positive'
+    union all
+    select c.project_id, c.session_id, c.code, c.event_uuid, c.event_at, c.event_us, c.semantic_label
+    from candidate_events as c
+    where c.code not in (select code from rules_with_positive)
+),
+
+negatives as (
+    select c.project_id, c.session_id, c.code, c.event_uuid, c.event_us
+    from candidate_events as c
+    inner join role_hits as h
+        on h.project_id = c.project_id
+        and h.session_id = c.session_id
+        and h.event_uuid = c.event_uuid
+        and h.code = c.code
+        and h.role = 'negative'
+),
+
+-- Each positive event anchors a window; count the positives inside it (self-join).
+windows as (
+    select
+        a.project_id,
+        a.session_id,
+        a.code,
+        a.event_uuid as anchor_uuid,
+        a.event_us as anchor_us,
+        count(*) as matched_count,
+        max(b.event_us) as last_us
+    from positives as a
+    inner join rules as r
+        on r.code = a.code
+    inner join positives as b
+        on b.project_id = a.project_id
+        and b.session_id = a.session_id
+        and b.code = a.code
+        and b.event_us >= a.event_us
+        and (r.time_window_seconds is null or b.event_us <= a.event_us + r.time_window_seconds * 1000000)
+    group by a.project_id, a.session_id, a.code, a.event_uuid, a.event_us, r.min_count
+    having count(*) >= r.min_count
+),
+
+surviving as (
+    select w.*
+    from windows as w
+    inner join rules as r
+        on r.code = w.code
+    where not exists (
+        select 1
+        from negatives as n
+        where n.project_id = w.project_id
+            and n.session_id = w.session_id
+            and n.code = w.code
+            and n.event_us >= w.anchor_us
+            and (r.negative_window_seconds is null
+                or n.event_us <= w.last_us + r.negative_window_seconds * 1000000)
+    )
+),
+
+chosen as (
+    select *
+    from (
+        select
+            s.*,
+            row_number() over (
+                partition by s.project_id, s.session_id, s.code
+                order by s.matched_count desc, s.anchor_us, s.anchor_uuid
+            ) as pick
+        from surviving as s
+    ) as ranked
+    where pick = 1
+),
+
+evidence_events as (
+    select
+        c.project_id,
+        c.session_id,
+        c.code,
+        p.event_uuid,
+        p.event_at,
+        p.semantic_label,
+        row_number() over (
+            partition by c.project_id, c.session_id, c.code order by p.event_at, p.event_uuid
+        ) as evidence_rank
+    from chosen as c
+    inner join positives as p
+        on p.project_id = c.project_id
+        and p.session_id = c.session_id
+        and p.code = c.code
+        and p.event_us >= c.anchor_us
+        and p.event_us <= c.last_us
+),
+
+evidence as (
+    select
+        project_id,
+        session_id,
+        code,
+        min(event_at) as first_matched_at,
+        max(event_at) as last_matched_at,
+        {{ pattern_json_array_agg(
+            pc_json_object([
+                ('uuid', 'event_uuid'),
+                ('at', pc_iso_timestamp('event_at')),
+                ('label', 'semantic_label')]),
+            'event_at, event_uuid') }} as evidence
+    from evidence_events
+    where evidence_rank <= {{ var('pattern_evidence_max_events', 20) | int }}
+    group by project_id, session_id, code
+),
+
+rules_with_negative as (
+    select distinct code from filters where role = 'negative'
+)
+
 select
-    cast(null as bigint) as project_id,
-    cast(null as varchar) as person_id,
-    cast(null as varchar) as session_id,
-    cast(null as varchar) as pattern_code,
-    cast(null as varchar) as severity,
-    cast(null as varchar) as description,
-    cast(null as bigint) as matched_count,
-    cast(null as timestamp with time zone) as first_matched_at,
-    cast(null as timestamp with time zone) as last_matched_at,
-    cast(null as timestamp with time zone) as detected_at,
-    cast(null as varchar) as evidence
-where 1 = 0
+    cast(c.project_id as bigint) as project_id,
+    cast(el.person_id as {{ pc_type_text() }}) as person_id,
+    cast(c.session_id as {{ pc_type_text() }}) as session_id,
+    cast(c.code as {{ pc_type_text() }}) as pattern_code,
+    cast(r.severity as {{ pc_type_text() }}) as severity,
+    cast(r.description as {{ pc_type_text() }}) as description,
+    cast(c.matched_count as bigint) as matched_count,
+    cast(ev.first_matched_at as {{ pc_type_timestamp() }}) as first_matched_at,
+    cast(ev.last_matched_at as {{ pc_type_timestamp() }}) as last_matched_at,
+    -- When the match became certain: its last event, or for rules with a negative filter the end
+    -- of the negative window (capped at the session's last event).
+    cast(case
+        when c.code in (select code from rules_with_negative) then
+            case
+                when r.negative_window_seconds is null then greatest(ev.last_matched_at, el.ended_at)
+                else greatest(ev.last_matched_at, least(
+                    el.ended_at, {{ pc_add_seconds('ev.last_matched_at', 'r.negative_window_seconds') }}))
+            end
+        else ev.last_matched_at
+    end as {{ pc_type_timestamp() }}) as detected_at,
+    cast(ev.evidence as {{ pc_type_text() }}) as evidence
+from chosen as c
+inner join rules as r
+    on r.code = c.code
+inner join eligible as el
+    on el.project_id = c.project_id
+    and el.session_id = c.session_id
+    and el.code = c.code
+inner join evidence as ev
+    on ev.project_id = c.project_id
+    and ev.session_id = c.session_id
+    and ev.code = c.code
