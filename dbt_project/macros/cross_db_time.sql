@@ -19,9 +19,17 @@
     cast(extract(epoch from {{ ts }}) as double precision)
 {%- endmacro %}
 
-{#- end - start in (fractional) seconds. -#}
+{#- end - start in (fractional) seconds, exact to the microsecond. -#}
 {% macro pc_seconds_between(start_ts, end_ts) -%}
-    ({{ pc_epoch_seconds(end_ts) }} - {{ pc_epoch_seconds(start_ts) }})
+    {{ return(adapter.dispatch('pc_seconds_between', 'posthog_context')(start_ts, end_ts)) }}
+{%- endmacro %}
+
+{% macro default__pc_seconds_between(start_ts, end_ts) -%}
+    ((epoch_us({{ end_ts }}) - epoch_us({{ start_ts }})) / 1000000.0)
+{%- endmacro %}
+
+{% macro postgres__pc_seconds_between(start_ts, end_ts) -%}
+    cast(extract(epoch from ({{ end_ts }}) - ({{ start_ts }})) as double precision)
 {%- endmacro %}
 
 {#- ts + n seconds (n may be an expression or a negative number). -#}
@@ -30,7 +38,7 @@
 {%- endmacro %}
 
 {% macro default__pc_add_seconds(ts, seconds) -%}
-    ({{ ts }} + to_microseconds(cast(({{ seconds }}) * 1000000 as bigint)))
+    ({{ ts }} + to_microseconds(cast(({{ seconds }}) * 1000000.0 as bigint)))
 {%- endmacro %}
 
 {% macro postgres__pc_add_seconds(ts, seconds) -%}

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_events_classified') }}
+-- depends_on: {{ ref('int_events_sessionized') }}
 -- One row per event with person, session, classification, page, element and semantic label.
 -- Incremental: each run recomputes every event of the sessions touched by new data (events not
 -- yet in the table, or within POSTHOG_LOOKBACK_HOURS of the newest one) and of the persons whose
