@@ -312,8 +312,41 @@ def _cycle_issues(
     return issues
 
 
+# Keys the exported user context itself uses; redacting one of them would strip it from every export.
+CONTEXT_FIELD_NAMES = frozenset(
+    {
+        "id",
+        "name",
+        "code",
+        "label",
+        "uuid",
+        "timestamp",
+        "page",
+        "severity",
+        "description",
+        "evidence",
+        "person_id",
+        "project_id",
+        "distinct_ids",
+        "recent_events",
+        "patterns",
+        "cohorts",
+        "session_id",
+        "event_type",
+        "action_type",
+        "event_name",
+        "prompt_text",
+        "first_seen",
+        "last_seen",
+        "country",
+        "browser",
+        "device_type",
+    }
+)
+
+
 def _warnings(ruleset_parts: dict[str, Any]) -> list[str]:
-    """Legal but suspicious: pattern filters naming types that no classification rule produces."""
+    """Legal but suspicious: redacting a context field, pattern filters on types no rule produces."""
     classification = ruleset_parts["classification.yaml"]
     event_types = {"custom"} | {c.event_type for c in classification.events.values()}
     event_types |= {c.event_type for c in classification.autocapture_event_types.values()}
@@ -321,7 +354,12 @@ def _warnings(ruleset_parts: dict[str, Any]) -> list[str]:
     action_types = {c.action_type for c in classification.events.values()}
     action_types |= {c.action_type for c in classification.autocapture_event_types.values()}
     action_types |= {k.action_type for k in classification.keywords}
-    out = []
+    out = [
+        f"privacy.yaml, redacted property '{key}': it is also a field of the exported context "
+        "and would be removed from it everywhere"
+        for key in ruleset_parts["privacy.yaml"].redact
+        if key.lower() in CONTEXT_FIELD_NAMES
+    ]
     for pattern in ruleset_parts["patterns.yaml"].patterns:
         for role, spec in (("match", pattern.match), ("unless", pattern.unless)):
             for field, value in spec.items() if spec else []:

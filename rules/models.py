@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from rules.templates import PROPERTY_KEY, parse_template
+from rules.templates import parse_template
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -47,12 +47,6 @@ def _identifier(value: str) -> str:
         raise ValueError(
             f"{value!r} is not a valid name: use lower-case letters, digits and _ (starting with a letter)"
         )
-    return value
-
-
-def _property_key(value: str) -> str:
-    if not PROPERTY_KEY.match(value):
-        raise ValueError(f"{value!r} is not a simple property key (letters, digits, _, $ and -)")
     return value
 
 

@@ -131,7 +131,12 @@ def _as_bool(value: Any, path: str) -> bool:
     raise _Unsupported("bad_value", f"negation must be true or false, got {value!r}", path)
 
 
-def _as_int(value: Any, path: str, *, minimum: int = 0) -> int:
+MAX_COUNT = 10**12
+MAX_PERIODS = 100_000
+MAX_WINDOW_SECONDS = 200 * 365 * 86400
+
+
+def _as_int(value: Any, path: str, *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
     """Integers arrive as numbers or numeric strings from the API; anything else is a bad value."""
     if isinstance(value, bool):
         raise _Unsupported("bad_value", f"expected a whole number, got {value!r}", path)
@@ -145,6 +150,8 @@ def _as_int(value: Any, path: str, *, minimum: int = 0) -> int:
         raise _Unsupported("bad_value", f"expected a whole number, got {value!r}", path)
     if number < minimum:
         raise _Unsupported("bad_value", f"must be at least {minimum}, got {number}", path)
+    if number > maximum:
+        raise _Unsupported("bad_value", f"must be at most {maximum}, got {number}", path)
     return number
 
 
@@ -161,7 +168,7 @@ def _as_text(value: Any, path: str, what: str) -> str:
 
 
 def _interval_seconds(value: Any, interval: Any, path: str, interval_path: str) -> int:
-    amount = _as_int(value, path, minimum=1)
+    amount = _as_int(value, path, minimum=1, maximum=MAX_WINDOW_SECONDS // 3600)
     unit = str(interval or "").strip().lower()
     unit = unit[:-1] if unit.endswith("s") else unit
     if unit not in INTERVAL_SECONDS:
@@ -170,7 +177,10 @@ def _interval_seconds(value: Any, interval: Any, path: str, interval_path: str) 
             f"unknown time interval {interval!r} (use hour, day, week, month or year)",
             interval_path,
         )
-    return amount * INTERVAL_SECONDS[unit]
+    seconds = amount * INTERVAL_SECONDS[unit]
+    if seconds > MAX_WINDOW_SECONDS:
+        raise _Unsupported("bad_time_window", "the window is longer than 200 years", path)
+    return seconds
 
 
 def parse_relative_datetime(text: str) -> int | None:
@@ -186,6 +196,10 @@ def _time_window(node: Mapping[str, Any], path: str) -> int:
     explicit = node.get("explicit_datetime")
     if explicit not in (None, ""):
         seconds = parse_relative_datetime(str(explicit)) if isinstance(explicit, str) else None
+        if seconds is not None and seconds > MAX_WINDOW_SECONDS:
+            raise _Unsupported(
+                "bad_time_window", "the window is longer than 200 years", f"{path}.explicit_datetime"
+            )
         if seconds is None:
             raise _Unsupported(
                 "bad_time_window",
@@ -291,7 +305,7 @@ def _cohort_row(node: Mapping[str, Any], path: str) -> dict[str, Any]:
 
 def _behavioral_row(node: Mapping[str, Any], path: str) -> dict[str, Any]:
     kind = node.get("value")
-    if kind not in BEHAVIOR_KINDS:
+    if not isinstance(kind, str) or kind not in BEHAVIOR_KINDS:
         raise _Unsupported(
             "unknown_behavioral_kind", f"behavioral kind {kind!r} is not supported", f"{path}.value"
         )
@@ -312,8 +326,8 @@ def _behavioral_row(node: Mapping[str, Any], path: str) -> dict[str, Any]:
     }
     if kind == "performed_event_regularly":
         period = _time_window(node, path)
-        total = _as_int(node.get("total_periods"), f"{path}.total_periods", minimum=1)
-        minimum = _as_int(node.get("min_periods"), f"{path}.min_periods", minimum=1)
+        total = _as_int(node.get("total_periods"), f"{path}.total_periods", minimum=1, maximum=MAX_PERIODS)
+        minimum = _as_int(node.get("min_periods"), f"{path}.min_periods", minimum=1, maximum=MAX_PERIODS)
         if minimum > total:
             raise _Unsupported(
                 "bad_value",
@@ -396,7 +410,7 @@ class _Flattener:
         if not isinstance(node, Mapping):
             raise _Unsupported("bad_group", f"expected an object, got {type(node).__name__}", path)
         kind = node.get("type")
-        kind_text = kind.upper() if isinstance(kind, str) else kind
+        kind_text = kind.upper() if isinstance(kind, str) else None
         if kind_text in {"AND", "OR"}:
             self._group(node, kind_text, path, parent, depth, index)
             return
@@ -407,7 +421,7 @@ class _Flattener:
             fields = _cohort_row(node, path)
         elif kind == "behavioral":
             fields = _behavioral_row(node, path)
-        elif kind in {"static-cohort", "precalculated-cohort"}:
+        elif kind in ("static-cohort", "precalculated-cohort"):
             fields = _cohort_row(node, path)
         else:
             raise _Unsupported(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 from typing import Any
 
 import pytest
@@ -400,3 +402,81 @@ def test_node_table_schema_even_when_empty() -> None:
     assert cohort_nodes_table([]).column_names == list(COHORT_NODE_COLUMNS)
     table = cohort_nodes_table(flatten_cohort(cohort(behavioral("performed_event")), 1, "5", True))
     assert table.num_rows == 2
+
+
+def test_lenient_mode_never_raises_on_garbage() -> None:
+    """API cohorts can hold anything: every malformed shape becomes rows, never an exception."""
+    rng = random.Random(7)
+    atoms: list[Any] = [
+        None,
+        True,
+        0,
+        -1,
+        3,
+        2.5,
+        float("nan"),
+        float("inf"),
+        "",
+        "x",
+        "-30d",
+        "-0d",
+        "AND",
+        "person",
+        "behavioral",
+        "cohort",
+        "performed_event_regularly",
+        "gte",
+        "(",
+        "day",
+        "actions",
+        10**30,
+        "1e5",
+        " 7 ",
+        [],
+        {},
+    ]
+    keys = [
+        "type",
+        "values",
+        "key",
+        "value",
+        "operator",
+        "operator_value",
+        "time_value",
+        "time_interval",
+        "explicit_datetime",
+        "negation",
+        "seq_event",
+        "seq_time_value",
+        "seq_time_interval",
+        "total_periods",
+        "min_periods",
+        "event_type",
+        "event_filters",
+        "properties",
+        "groups",
+        "filters",
+        "is_static",
+    ]
+
+    def garbage(depth: int = 0) -> Any:
+        roll = rng.random()
+        if depth > 4 or roll < 0.3:
+            return copy.deepcopy(rng.choice(atoms))
+        if roll < 0.5:
+            return [garbage(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(keys): garbage(depth + 1) for _ in range(rng.randint(0, 5))}
+
+    for _ in range(1500):
+        tree = {
+            "type": rng.choice(["AND", "OR", "and"]),
+            "values": [garbage(1) for _ in range(rng.randint(0, 3))],
+        }
+        candidate = rng.choice([{"filters": {"properties": tree}}, garbage(), {"groups": garbage()}])
+        rows = flatten_cohort(candidate, 1, "g", strict=False)
+        assert rows and rows[0]["node_id"] == 0
+        assert cohort_nodes_table(rows).num_rows == len(rows)
+        try:
+            flatten_cohort(candidate, 1, "g", strict=True)
+        except CohortFilterError:
+            pass

@@ -365,3 +365,9 @@ def test_suspicious_but_legal_values_become_warnings(rules_dir: Path) -> None:
     )
     ruleset = load_rules(rules_dir)
     assert any("pattern 'typo'" in w and "'pagevew'" in w for w in ruleset.warnings)
+
+
+def test_redacting_a_context_field_is_a_warning(rules_dir: Path) -> None:
+    (rules_dir / "privacy.yaml").write_text("redact:\n  email: contact\n  Name: person name\n", encoding="utf-8")
+    warnings = load_rules(rules_dir).warnings
+    assert len(warnings) == 1 and "redacted property 'Name'" in warnings[0]
