@@ -22,6 +22,7 @@ class YamlDocument:
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
     duplicates: list[tuple[Loc, int, int]] = field(default_factory=list)  # (loc, first line, repeat line)
+    node_count: int = 0
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of the deepest known prefix of ``loc`` (1-based)."""
@@ -38,7 +39,13 @@ class YamlSyntaxError(ValueError):
         self.line = line
 
 
+MAX_NODES = 200_000  # far above any real rule file; stops alias bombs ("billion laughs") early
+
+
 def _walk(node: yaml.Node, loc: Loc, doc: YamlDocument) -> None:
+    doc.node_count += 1
+    if doc.node_count > MAX_NODES:
+        raise YamlSyntaxError(f"the file expands to more than {MAX_NODES} values (too many aliases?)", None)
     doc.lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
@@ -60,9 +67,12 @@ def _walk(node: yaml.Node, loc: Loc, doc: YamlDocument) -> None:
 def read_yaml(path: Path) -> YamlDocument:
     """Parse one YAML file; raise ``YamlSyntaxError`` with the line of the problem."""
     text = path.read_text(encoding="utf-8")
+    doc = YamlDocument(data=None)
     try:
         node = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        if node is not None:
+            _walk(node, (), doc)  # first: refuses alias bombs before anything is built from them
+            doc.data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (no Python tags)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -70,7 +80,4 @@ def read_yaml(path: Path) -> YamlDocument:
         raise YamlSyntaxError(f"YAML syntax error: {problem or exc}", line) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"YAML error: {exc}", None) from None
-    doc = YamlDocument(data=data)
-    if node is not None:
-        _walk(node, (), doc)
     return doc

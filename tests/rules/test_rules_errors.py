@@ -368,6 +368,26 @@ def test_suspicious_but_legal_values_become_warnings(rules_dir: Path) -> None:
 
 
 def test_redacting_a_context_field_is_a_warning(rules_dir: Path) -> None:
-    (rules_dir / "privacy.yaml").write_text("redact:\n  email: contact\n  Name: person name\n", encoding="utf-8")
+    (rules_dir / "privacy.yaml").write_text(
+        "redact:\n  email: contact\n  Name: person name\n", encoding="utf-8"
+    )
     warnings = load_rules(rules_dir).warnings
     assert len(warnings) == 1 and "redacted property 'Name'" in warnings[0]
+
+
+def test_alias_bomb_is_refused_quickly(rules_dir: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (rules_dir / "labels.yaml").write_text("\n".join(lines) + "\nlabels: {}\n", encoding="utf-8")
+    with pytest.raises(RulesError, match=r"labels\.yaml: .*too many aliases"):
+        load_rules(rules_dir)
+
+
+def test_python_tags_are_not_executed(rules_dir: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    (rules_dir / "labels.yaml").write_text(
+        f'labels:\n  x: !!python/object/apply:os.system ["touch {marker}"]\n', encoding="utf-8"
+    )
+    with pytest.raises(RulesError, match=r"labels\.yaml:2: YAML syntax error"):
+        load_rules(rules_dir)
+    assert not marker.exists()
