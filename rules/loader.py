@@ -69,34 +69,28 @@ def default_rules_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parent
 
 
-def _all_field_names() -> set[str]:
-    names: set[str] = set()
-
-    def collect(model: type[BaseModel]) -> None:
-        for name, info in model.model_fields.items():
-            names.add(name)
-            for arg in _model_args(info.annotation):
-                if arg.__name__ not in {m.__name__ for m in seen}:
-                    seen.append(arg)
-                    collect(arg)
-
-    seen: list[type[BaseModel]] = []
-    for model in FILE_MODELS.values():
-        collect(model)
-    return names
-
-
-def _model_args(annotation: Any) -> list[type[BaseModel]]:
-    """Pydantic models mentioned anywhere inside a type annotation."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Pydantic models mentioned anywhere inside a type annotation (list[X], dict[str, X], X | None...)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     out: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()) or ():
-        out += _model_args(arg)
+        out += _models_in(arg)
     return out
 
 
-_KNOWN_FIELDS = _all_field_names()
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model whose field ``loc`` would be (to list its allowed keys after an unknown key)."""
+    current: type[BaseModel] | None = root
+    for part in loc:
+        if current is None:
+            return None
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is not None:
+            models = _models_in(field.annotation)
+            current = models[0] if models else None
+        # a list index or a mapping key keeps the element model found with the field before it
+    return current
 
 
 def _rule_label(data: Any, loc: Loc) -> tuple[str | None, Loc]:
@@ -128,19 +122,23 @@ def _key_text(loc: Loc) -> str | None:
     return text or None
 
 
-def _friendly(error: dict[str, Any], loc: Loc) -> str:
+def _friendly(error: dict[str, Any], loc: Loc, root: type[BaseModel]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
-        name = str(loc[-1]) if loc else ""
-        close = difflib.get_close_matches(name, sorted(_KNOWN_FIELDS), n=1)
-        return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+        owner = _model_at(root, loc[:-1])
+        allowed = list(owner.model_fields) if owner is not None else []
+        close = difflib.get_close_matches(str(loc[-1]) if loc else "", allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return "unknown key" + (f" ({hint}allowed: {', '.join(allowed)})" if allowed else "")
     if kind == "missing":
         return "required key is missing"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 
 
-def _validation_issues(file: str, doc: YamlDocument, exc: ValidationError) -> list[RuleIssue]:
+def _validation_issues(
+    file: str, doc: YamlDocument, exc: ValidationError, root: type[BaseModel]
+) -> list[RuleIssue]:
     issues = []
     for error in exc.errors():
         loc: Loc = tuple(
@@ -151,7 +149,7 @@ def _validation_issues(file: str, doc: YamlDocument, exc: ValidationError) -> li
             p for p in loc if not (isinstance(p, str) and ("[" in p and p.endswith("]") and "(" in p))
         )
         rule, rest = _rule_label(doc.data, loc)
-        issues.append(RuleIssue(file, rule, _key_text(rest), _friendly(error, loc), doc.line_of(loc)))
+        issues.append(RuleIssue(file, rule, _key_text(rest), _friendly(error, loc, root), doc.line_of(loc)))
     return issues
 
 
@@ -419,7 +417,7 @@ def load_rules(rules_dir: Path | str | None = None) -> RuleSet:
         try:
             parsed = model.model_validate(data)
         except ValidationError as exc:
-            issues += _validation_issues(name, doc, exc)
+            issues += _validation_issues(name, doc, exc, model)
             continue
         parts[name] = parsed
         docs[name] = doc
