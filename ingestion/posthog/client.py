@@ -162,14 +162,14 @@ class PostHogClient:
             )
         )
 
-    def query(self, project_id: int, hogql: str) -> dict[str, Any]:
-        """Run one HogQL query through the query API."""
+    def query(self, project_id: int, hogql: str, kind: str = "query") -> dict[str, Any]:
+        """Run one HogQL query through the query API (`kind` only labels the request counter)."""
         body = {"query": {"kind": "HogQLQuery", "query": hogql}}
         result = self.request_json(
             "POST",
             self.project_url(project_id, "query/"),
             project_id=project_id,
-            kind="query",
+            kind=kind,
             json_body=body,
         )
         if not isinstance(result, dict) or not isinstance(result.get("results"), list):

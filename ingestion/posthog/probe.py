@@ -55,7 +55,7 @@ def count_new_events(
             after = since.get(project_id) if isinstance(since, Mapping) else since
             if after is not None and after.tzinfo is None:
                 after = after.replace(tzinfo=UTC)
-            answer = client.query(project_id, hogql.count_query(after=after))
+            answer = client.query(project_id, hogql.count_query(after=after), kind="probe_query")
             rows = answer.get("results") or []
             if not rows:
                 continue

@@ -165,7 +165,7 @@ def _query_event_pages(
 
     def fetch(after_key: tuple[datetime, str] | None) -> tuple[pa.Table, dict[str, Any]]:
         query = hogql.events_page_query(limit=limit, after=after_key, lower=lower, upper=upper)
-        answer = client.query(project_id, query)
+        answer = client.query(project_id, query, kind="events_query")
         columns = answer.get("columns") or list(hogql.EVENT_COLUMN_NAMES)
         columns = ["person_properties" if c == "person.properties" else c for c in columns]
         return rows_to_table(columns, answer["results"]), answer
@@ -441,7 +441,8 @@ def _query_persons(
         where = f" WHERE id > {hogql.str_literal(last)}" if last else ""
         answer = client.query(
             project_id,
-            "SELECT id, created_at, properties, is_identified FROM persons"
+            kind="persons_query",
+            hogql="SELECT id, created_at, properties, is_identified FROM persons"
             f"{where} ORDER BY id ASC LIMIT {limit}",
         )
         stats.pages["persons"] += 1
@@ -461,7 +462,8 @@ def _query_persons(
         where = f" WHERE distinct_id > {hogql.str_literal(last)}" if last else ""
         answer = client.query(
             project_id,
-            "SELECT distinct_id, person_id FROM person_distinct_ids"
+            kind="person_distinct_ids_query",
+            hogql="SELECT distinct_id, person_id FROM person_distinct_ids"
             f"{where} ORDER BY distinct_id ASC LIMIT {limit}",
         )
         stats.pages["person_distinct_ids"] += 1
