@@ -116,3 +116,48 @@ def test_hostile_rule_values_are_stored_as_plain_text(rules_dir: Path, warehouse
         values = {r[0] for r in con.execute("select value from posthog_rules.pattern_filters").fetchall()}
         assert values == {"{{ var('x') }}", "' or 1=1 --"}
     assert counts(warehouse.duckdb_path)["page_names"] == 1  # the table is still there
+
+
+@pytest.mark.postgres
+def test_load_into_a_real_postgres_server(rules_dir: Path, empty_rules_dir: Path, tmp_path: Path) -> None:
+    """Same tables and counts on PostgreSQL; emptied tables keep their columns; hostile text stays text."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    from pg_server import find_bin_dir, postgres_server
+    from pydantic import SecretStr
+
+    if find_bin_dir() is None:
+        pytest.skip("PostgreSQL binaries not installed")
+    (rules_dir / "labels.yaml").write_text(
+        f'labels:\n  "{HOSTILE_EVENT}": "{HOSTILE_TEMPLATE}"\n', encoding="utf-8"
+    )
+    ruleset = load_rules(rules_dir)
+    expected = {name: table.num_rows for name, table in rule_tables(ruleset).items()}
+    with postgres_server() as server:
+        ws = WarehouseSettings(
+            kind="postgres",
+            duckdb_path=tmp_path / "unused.duckdb",
+            pg_host=server.host,
+            pg_port=server.port,
+            pg_user=server.user,
+            pg_password=SecretStr("trust-auth-ignores-it"),
+            pg_database=server.database,
+            pipelines_dir=tmp_path / ".dlt_pipelines",
+        )
+        assert load_rules_to_warehouse(ruleset, ws) == expected
+
+        def pg_counts() -> dict[str, int]:
+            with psycopg2.connect(ws.postgres_dsn()) as conn, conn.cursor() as cur:
+                out = {}
+                for name in TABLE_NAMES:
+                    cur.execute(f'select count(*) from posthog_rules."{name}"')
+                    out[name] = cur.fetchone()[0]
+                cur.execute("select template from posthog_rules.label_templates")
+                assert cur.fetchall() == [(HOSTILE_TEMPLATE,)]
+                return out
+
+        assert pg_counts() == expected
+        load_rules_to_warehouse(load_rules(empty_rules_dir), ws)
+        with psycopg2.connect(ws.postgres_dsn()) as conn, conn.cursor() as cur:
+            for name in TABLE_NAMES:
+                cur.execute(f'select count(*) from posthog_rules."{name}"')
+                assert cur.fetchone()[0] == 0, name
