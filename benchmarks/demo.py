@@ -14,7 +14,16 @@ _SENSOR_NAMES = ("posthog_new_events_sensor", "new_events_sensor", "posthog_even
 
 
 def make_store(n_events: int, seed: int, end: datetime) -> DemoStore:
-    return DemoStore.generate_scaled(n_events, seed=seed, end=end)
+    """N generated events plus the demo cohorts, so cohort evaluation is part of the measured work."""
+    store = DemoStore.generate_scaled(n_events, seed=seed, end=end)
+    try:
+        from ingestion.demo_api.demo_cohorts import demo_cohorts
+    except ImportError:
+        return store
+    for project_id in store.project_ids:
+        if not store.cohorts.get(project_id):
+            store.cohorts[project_id] = list(demo_cohorts(project_id))
+    return store
 
 
 def event_count(store: DemoStore) -> int:
@@ -48,33 +57,45 @@ def query_requests(delta: dict[str, int]) -> int:
 
 
 def append_increment(store: DemoStore, n_new: int, n_late: int, seed: int) -> dict[str, int]:
-    """Add `n_new` events after the newest one (up to now) and `n_late` late ones inside the look-back.
+    """Add about `n_new` events after the newest one (up to now) and `n_late` late ones in the look-back.
 
-    The events are copies of existing sessions' rows with fresh uuids and shifted times: realistic
-    payloads, new ids, timestamps where an incremental run must find them.
+    Whole existing sessions are replayed under a new session id and fresh uuids, shifted so that they
+    start after the newest event (new) or 10 min - 6 h before it with created_at = now (late): real
+    users, realistic sessions, at the times an incremental run must find them.
     """
     cur = store.cursor()
     newest, = cur.execute('select max("timestamp") from events').fetchone()
     now = datetime.now(UTC)
     span = max((now - newest).total_seconds(), 60.0)
-    table = cur.execute(
+    table = cur.sql(
         f"""
-        with picked as (
-            select * from events using sample reservoir({int(n_new + n_late)} rows) repeatable ({int(seed)})
-        ), numbered as (select *, row_number() over () as rn from picked)
-        select uuid() ::varchar as uuid, project_id, event, distinct_id,
-            case when rn <= {int(n_new)}
-                 then $newest::timestamptz + to_microseconds(cast(random() * {span * 1e6} as bigint))
-                 else $newest::timestamptz
-                      - to_microseconds(cast((600 + random() * 6 * 3600) * 1e6 as bigint))
-            end as "timestamp",
-            $now::timestamptz as created_at, properties, elements_chain, person_id
-        from numbered
+        with ev as (
+            select *, json_extract_string(properties, '$."$session_id"') as sid from events
+        ), sessions as (
+            select sid, min("timestamp") as first_at, count(*) as n,
+                   hash(sid, {int(seed)}) as shuffle
+            from ev where sid is not null group by sid
+        ), ordered as (
+            select *, sum(n) over (order by shuffle rows unbounded preceding) as running from sessions
+        ), picked as (
+            select sid, first_at, running <= {int(n_new)} as is_new, uuid()::varchar as new_sid,
+                   random() as r
+            from ordered where running <= {int(n_new + n_late)}
+        )
+        select uuid()::varchar as uuid, ev.project_id, ev.event, ev.distinct_id,
+            least($now::timestamptz, case when p.is_new
+                 then $newest::timestamptz + to_microseconds(cast(p.r * {span * 1e6} as bigint))
+                 else $newest::timestamptz - to_microseconds(cast((600 + p.r * 6 * 3600) * 1e6 as bigint))
+            end + (ev."timestamp" - p.first_at)) as "timestamp",
+            $now::timestamptz as created_at, replace(ev.properties, p.sid, p.new_sid) as properties,
+            ev.elements_chain, ev.person_id, p.is_new
+        from ev join picked p using (sid)
         """,
-        {"newest": newest, "now": now},
-    ).fetch_arrow_table()
-    added = store.insert_arrow(table)
-    return {"new": min(n_new, added), "late": max(0, added - n_new), "total": added}
+        params={"newest": newest, "now": now},
+    ).to_arrow_table()
+    new = int(sum(table.column("is_new").to_pylist()))
+    added = store.insert_arrow(table.drop_columns(["is_new"]))
+    return {"new": new, "late": added - new, "total": added}
 
 
 def start_live(store: DemoStore, rate: float, seed: int) -> DemoStore:

@@ -15,7 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
-_COLUMNS = "uuid, event, distinct_id, timestamp, created_at, properties, elements_chain, person_id"
+# The same columns the pipeline asks for, so both move the same bytes.
+_COLUMNS = ("uuid, event, distinct_id, timestamp, created_at, properties, elements_chain, person_id, "
+            "person.properties AS person_properties")
+_NAMES = ["uuid", "event", "distinct_id", "timestamp", "created_at", "properties", "elements_chain",
+          "person_id", "person_properties"]
 
 
 def keyset_query(after_ts: str | None, after_uuid: str | None, limit: int) -> str:
@@ -49,7 +53,7 @@ def page_all(url: str, project_id: int, api_key: str, page_size: int = 50_000) -
             rows += len(results)
             if not results or len(results) < page_size:
                 break
-            columns = payload.get("columns") or _COLUMNS.replace(" ", "").split(",")
+            columns = payload.get("columns") or _NAMES
             last = results[-1]
             after_ts = str(last[columns.index("timestamp")])
             after_uuid = str(last[columns.index("uuid")])

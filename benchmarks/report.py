@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-STAGE_ORDER = ("extract_load", "rules", "dbt_build", "export", "other")
+STAGE_ORDER = ("extract_load", "rules", "dbt_build", "export", "checks")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

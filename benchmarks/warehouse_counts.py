@@ -26,6 +26,8 @@ def row_counts(duckdb_path: Path) -> dict[str, int | None]:
                 counts[name] = con.execute(f"select count(*) from {table}").fetchone()[0]
             except duckdb.Error:
                 counts[name] = None
+        if counts["quarantined"] is None and counts["raw_events"] is not None:
+            counts["quarantined"] = 0  # dlt creates the table only once a row is quarantined
         try:
             counts["raw_distinct_uuids"] = con.execute(
                 "select count(distinct uuid) from posthog_raw.events"

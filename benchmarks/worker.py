@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-FULL_JOBS = ("posthog_full_job", "full_pipeline_job", "posthog_context_job", "all_assets_job", "full_job")
-INCREMENTAL_JOBS = ("posthog_incremental_job", "incremental_pipeline_job", "incremental_job")
+# The project runs one job for both: on an empty warehouse its keyset load is the full build.
+FULL_JOBS = ("posthog_incremental",)
+INCREMENTAL_JOBS = ("posthog_incremental",)
 
 
 def _instance():
