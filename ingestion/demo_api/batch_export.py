@@ -52,7 +52,7 @@ def write_batch_export(
                strftime(e."timestamp", '%Y-%m-%d') AS _day
         FROM events e LEFT JOIN persons p ON p.project_id = e.project_id AND p.id = e.person_id
         {where}
-        ORDER BY e."timestamp", e.uuid""").fetch_record_batch(rows_per_file)
+        ORDER BY e."timestamp", e.uuid""").to_arrow_reader(rows_per_file)
     written: list[Path] = []
     counters: dict[str, int] = {}
     buffer: list[pa.RecordBatch] = []

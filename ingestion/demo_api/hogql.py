@@ -133,6 +133,8 @@ class Compiled:
     offset: int
     table: str
     aggregate: bool = False
+    bound_sql: str | None = None  # optional phase 1: the page's last sort value (same params)
+    bounded_sql: str | None = None  # phase 2: `sql` plus a bound on that value (params + [bound])
     types: list[list[str]] = field(default_factory=list)
 
 
@@ -184,14 +186,16 @@ class _Parser:
         where = ""
         if self.accept("kw", "where"):
             where = " WHERE " + self.expr()
-        order = []
+        order: list[str] = []
+        first_order: tuple[str, str, str] | None = None
         if self.accept("kw", "order"):
             self.expect("kw", "by")
             while True:
-                sql, _kind, _name = self.column_ref()
+                sql, kind, _name = self.column_ref()
                 direction = "DESC" if self.accept("kw", "desc") else "ASC"
                 self.accept("kw", "asc")
                 order.append(f"{sql} {direction}")
+                first_order = first_order or (sql, kind, direction)
                 if not self.accept("op", ","):
                     break
         limit, offset = DEFAULT_LIMIT, 0
@@ -222,6 +226,21 @@ class _Parser:
         if order and not aggregate:
             sql += " ORDER BY " + ", ".join(order)
         sql += f" LIMIT {limit + 1} OFFSET {offset}"
+        bound_sql = bounded_sql = None
+        if first_order is not None and first_order[1] == "dt" and not aggregate and limit > 0:
+            # Two-phase page: find the page's last sort value reading only the key columns, then read
+            # full rows below that bound, so wide columns are only materialised for ~limit rows.
+            key, _, direction = first_order
+            agg, cmp = ("max", "<=") if direction == "ASC" else ("min", ">=")
+            bound_sql = (
+                f"SELECT {agg}(k) FROM (SELECT {key} AS k FROM {source} e{join}{where_sql}"
+                f" ORDER BY {', '.join(order)} LIMIT {limit + 1} OFFSET {offset})"
+            )
+            bounded_sql = (
+                f"SELECT {select_sql} FROM {source} e{join}{where_sql}"
+                f" AND {key} {cmp} CAST(? AS TIMESTAMPTZ) ORDER BY {', '.join(order)}"
+                f" LIMIT {limit + 1} OFFSET {offset}"
+            )
         compiled = Compiled(
             sql=sql,
             params=self.params,
@@ -231,6 +250,8 @@ class _Parser:
             offset=offset,
             table=table,
             aggregate=aggregate,
+            bound_sql=bound_sql,
+            bounded_sql=bounded_sql,
         )
         compiled.types = [
             [name, self.ch_type(kind)] for name, kind in zip(compiled.columns, compiled.kinds, strict=True)

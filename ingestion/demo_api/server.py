@@ -24,6 +24,7 @@ import orjson
 
 from ingestion.demo_api.faults import Fault, FaultPlan
 from ingestion.demo_api.hogql import HogQLError, compile_query
+from ingestion.demo_api.render import table_rows
 from ingestion.demo_api.store import DemoStore
 
 LEGACY_MAX_LIMIT = 1000
@@ -31,16 +32,6 @@ LEGACY_DEFAULT_LIMIT = 100
 LEGACY_MAX_OFFSET = 50_000
 LIST_DEFAULT_LIMIT = 100
 LIST_MAX_LIMIT = 1000
-
-_MACROS = """
-CREATE OR REPLACE MACRO ph_offset(s) AS
-    (CASE WHEN s < 0 THEN '-' ELSE '+' END) || lpad(CAST(abs(s) // 3600 AS VARCHAR), 2, '0') || ':'
-    || lpad(CAST((abs(s) % 3600) // 60 AS VARCHAR), 2, '0');
-CREATE OR REPLACE MACRO ph_dt(x, tz) AS
-    CASE WHEN x IS NULL THEN NULL ELSE
-        strftime(timezone(tz, x), '%Y-%m-%dT%H:%M:%S.%f')
-        || ph_offset(CAST((epoch_us(timezone(tz, x)) - epoch_us(x)) // 1000000 AS BIGINT)) END;
-"""
 
 
 class _ApiError(Exception):
@@ -78,7 +69,6 @@ class DemoPostHog:
         self._last_rows: dict[str, list] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        store.cursor().execute(_MACROS)
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
@@ -162,12 +152,8 @@ class DemoPostHog:
             compiled = compile_query(text, project_id, self.timezone)
         except HogQLError as exc:
             raise _error(400, "validation_error", "query_error", str(exc)) from None
-        outer = []
-        for n, kind in enumerate(compiled.kinds):
-            outer.append(f"ph_dt(c{n}, '{self.timezone}')" if kind == "dt" else f"c{n}")
-        sql = f"SELECT {', '.join(outer)} FROM ({compiled.sql}) q"
         try:
-            rows = self.store.cursor().execute(sql, compiled.params).fetchall()
+            rows = self._run_query(compiled)
         except Exception as exc:  # a query the translation got wrong: PostHog answers 400 too
             raise _error(400, "validation_error", "query_error", f"Query failed: {exc}") from None
         has_more = len(rows) > compiled.limit
@@ -188,6 +174,31 @@ class DemoPostHog:
             "is_cached": False,
             "query_status": None,
         }
+
+    def _run_query(self, compiled: Any) -> list[tuple[Any, ...]]:
+        """Execute (two-phase when possible) and render rows; dt columns get the project's offset."""
+        utc = self.timezone in ("UTC", "Etc/UTC")
+        outer = []
+        for n, kind in enumerate(compiled.kinds):
+            outer.append(f"c{n}")
+            if kind == "dt" and not utc:
+                outer.append(
+                    f"CAST((epoch_us(timezone($tz, c{n})) - epoch_us(c{n})) // 1000000 AS BIGINT) AS o{n}"
+                )
+        cur = self.store.cursor()
+        sql, params = compiled.sql, list(compiled.params)
+        if compiled.bound_sql is not None:
+            bound = cur.execute(compiled.bound_sql, params).fetchall()[0][0]
+            if bound is None:
+                return []
+            sql, params = compiled.bounded_sql, [*params, bound]
+        wrapped = f"SELECT {', '.join(outer)} FROM ({sql}) q"
+        if not utc:  # the zone name is bound, never pasted
+            wrapped = wrapped.replace("$tz", "?")
+            tz_count = wrapped.count("?") - len(params)
+            params = [self.timezone] * tz_count + params
+        table = cur.sql(wrapped, params=params).to_arrow_table()
+        return table_rows(table, compiled.kinds, has_offsets=not utc)
 
     def _page_fault(self, fault: Fault, kind: str, rows: list, limit: int) -> tuple[list, bool]:
         """Apply data faults that reshape a page; returns rows and whether to claim more exist."""

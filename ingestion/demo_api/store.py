@@ -100,7 +100,7 @@ class DemoStore:
         if project_id is not None:
             sql += " WHERE project_id = ?"
             params.append(project_id)
-        return self.cursor().execute(sql + ' ORDER BY "timestamp", uuid', params).fetch_arrow_table()
+        return self.cursor().sql(sql + ' ORDER BY "timestamp", uuid', params=params).to_arrow_table()
 
     def persons_arrow(self, project_id: int | None = None) -> pa.Table:
         return self._table("persons", project_id, "id")
@@ -110,19 +110,15 @@ class DemoStore:
 
     def _table(self, name: str, project_id: int | None, order: str) -> pa.Table:
         where = "" if project_id is None else f" WHERE project_id = {int(project_id)}"
-        return (
-            self.cursor()
-            .execute(f"SELECT * FROM {name}{where} ORDER BY project_id, {order}")
-            .fetch_arrow_table()
-        )
+        return self.cursor().sql(f"SELECT * FROM {name}{where} ORDER BY project_id, {order}").to_arrow_table()
 
     def event_count(self, project_id: int | None = None) -> int:
         if project_id is None:
-            return self.cursor().execute("SELECT count(*) FROM events").fetchone()[0]
+            return self.cursor().execute("SELECT count(*) FROM events").fetchall()[0][0]
         return (
             self.cursor()
             .execute("SELECT count(*) FROM events WHERE project_id = ?", [project_id])
-            .fetchone()[0]
+            .fetchall()[0][0]
         )
 
     # --- writing ------------------------------------------------------------------------------
@@ -249,7 +245,7 @@ class DemoStore:
         cur = self.cursor()
         newest = cur.execute(
             'SELECT max("timestamp") FROM events WHERE project_id = ?', [project_id]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         people = cur.execute(
             "SELECT distinct_id, person_id FROM person_distinct_ids WHERE project_id = ? "
             "ORDER BY distinct_id LIMIT 50",
