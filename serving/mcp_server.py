@@ -23,6 +23,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from pydantic import ValidationError
 
 from serving.context_view import (
     MAX_EVENTS_LIMIT,
@@ -61,6 +62,24 @@ INSTRUCTIONS = (
 
 class UserNotFound(ToolError):
     """Tool error for an id that is valid but not in the export."""
+
+
+class ContextServer(MCPServer):
+    """MCPServer whose argument-validation errors name the field and the rule, without pydantic's
+    boilerplate or the rejected value (which may be huge or sensitive)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in cause.errors()
+            )
+            raise ToolError(f"Invalid arguments for {name}: {problems}.") from cause
 
 
 def _result(
@@ -116,7 +135,7 @@ def _lookup(snapshot: ExportSnapshot, user_id: str, project_id: int | None) -> d
 
 def build_server(store: ExportStore) -> MCPServer:
     """An MCPServer whose tools, resource template and prompt all answer from `store`."""
-    server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+    server: MCPServer = ContextServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(annotations=READ_ONLY, title="Get one user's behavioural context")
     def get_user_context(

@@ -188,6 +188,9 @@ async def check_errors(session: ClientSession) -> None:
         res = await session.call_tool(name, args)
         assert res.is_error, (name, args)
         assert "Traceback" not in text_of(res)
+    res = await session.call_tool("get_user_context", {"user_id": {"$ne": None}})
+    assert res.is_error and text_of(res).startswith("Invalid arguments for get_user_context: user_id")
+    assert "pydantic" not in text_of(res)
     for uri in ["context://no-such-user", "context://..%2F..%2Fetc%2Fpasswd"]:
         try:
             await session.read_resource(uri)
