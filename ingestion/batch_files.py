@@ -250,6 +250,7 @@ def load_json_export(path: str | Path, project_id: int, ws: WarehouseSettings) -
         _summarize,
         loader_file_format,
         make_pipeline,
+        wait_for_warehouse,
     )
 
     started = time.monotonic()
@@ -257,6 +258,7 @@ def load_json_export(path: str | Path, project_id: int, ws: WarehouseSettings) -
     if not path.is_file():
         raise SettingsError(f"JSON export {path} does not exist")
     stats = RunStats()
+    wait_for_warehouse(ws)
     pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
     try:
         _finish_pending(pipeline)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from ingestion.posthog.client import PostHogClient, PostHogError
 from ingestion.posthog.source import CURSOR_STATE_KEY, RunStats, posthog
 from ingestion.settings import PostHogSettings, SettingsError, WarehouseSettings
-from ingestion.warehouse import dlt_destination, read_table
+from ingestion.warehouse import connect_duckdb, dlt_destination, read_table
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,19 @@ def make_pipeline(ws: WarehouseSettings, name: str = PIPELINE_NAME) -> dlt.Pipel
 def loader_file_format(ws: WarehouseSettings) -> str | None:
     """Parquet straight into DuckDB; PostgreSQL takes dlt's default (insert_values/csv)."""
     return "parquet" if ws.kind == "duckdb" else None
+
+
+def wait_for_warehouse(ws: WarehouseSettings, wait_seconds: float | None = None) -> None:
+    """Before a load, wait (bounded) until no other process holds the DuckDB file, else fail clearly."""
+    if ws.kind != "duckdb":
+        return
+    if wait_seconds is None:
+        raw = os.environ.get("WAREHOUSE_LOCK_WAIT_SECONDS", "").strip()
+        try:
+            wait_seconds = float(raw) if raw else 60.0
+        except ValueError:
+            raise SettingsError(f"WAREHOUSE_LOCK_WAIT_SECONDS={raw!r} is not a number") from None
+    connect_duckdb(ws.duckdb_path, wait_seconds=wait_seconds).close()
 
 
 def _finish_pending(pipeline: dlt.Pipeline) -> None:
@@ -214,6 +227,7 @@ def run_posthog_load(
         if end <= start:
             raise SettingsError(f"time_range end {end.isoformat()} is not after start {start.isoformat()}")
         time_range = (start.astimezone(UTC), end.astimezone(UTC))
+    wait_for_warehouse(ws)
     pipeline = make_pipeline(ws)
     stats = RunStats()
     run_started = datetime.now(UTC)
@@ -250,6 +264,7 @@ def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSetti
 
     started = time.monotonic()
     stats = RunStats()
+    wait_for_warehouse(ws)
     pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
     try:
         _finish_pending(pipeline)

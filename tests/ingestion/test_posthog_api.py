@@ -260,3 +260,33 @@ def test_demo_mode_without_key_starts_bundled_server(tmp_path, monkeypatch) -> N
     summary = run_posthog_load(settings, ws, resources=["events"])
     assert summary.events_loaded > 0 and summary.http_requests >= 1
     assert len(warehouse_uuids(ws)) == summary.events_loaded
+
+
+def test_failed_load_keeps_data_for_the_next_run(demo, store, ws, settings, monkeypatch) -> None:
+    """Extract succeeds but the load cannot reach the warehouse: the next run loads it, nothing lost."""
+    from dlt import Pipeline
+
+    original = Pipeline.load
+    calls = {"n": 0}
+
+    def crash_on_first_load(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("simulated crash between extract and load")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "load", crash_on_first_load)
+    with pytest.raises(Exception, match="simulated crash"):
+        run_posthog_load(settings, ws, demo=demo, resources=["events"])
+    assert warehouse_uuids_or_empty(ws) == []
+    store.append_events([_new_event(datetime.now(UTC) - timedelta(seconds=3), 1, distinct_id="after-crash")])
+    run_posthog_load(settings, ws, demo=demo, resources=["events"])
+    loaded = warehouse_uuids(ws)
+    assert len(loaded) == len(set(loaded)) == store.event_count()
+
+
+def warehouse_uuids_or_empty(ws: WarehouseSettings) -> list[str]:
+    try:
+        return warehouse_uuids(ws)
+    except Exception:  # noqa: BLE001 - no table yet
+        return []
