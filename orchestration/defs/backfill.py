@@ -13,7 +13,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.config import OrchestrationSettings
 from orchestration.defs import steps
-from orchestration.defs.dbt import TRANSLATOR, DbtBuildConfig, dbt_args
+from orchestration.defs.dbt import TRANSLATOR, DbtBuildConfig, dbt_args, pin_warehouse_env
 from orchestration.defs.exports import EXPORT_KEY
 from orchestration.defs.ingestion import WAREHOUSE_POOL, raw_key
 from orchestration.defs.jobs import WRITER_TAGS
@@ -95,11 +95,14 @@ def build_backfill_job(settings: OrchestrationSettings, project: DbtProject | No
         yield dg.Output(window)
 
     @dg.op(pool=WAREHOUSE_POOL, out=dg.Out(dict))
-    def backfill_dbt(context: dg.OpExecutionContext, window: dict, dbt: DbtCliResource):
+    def backfill_dbt(
+        context: dg.OpExecutionContext, window: dict, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
         """dbt build with the range as vars; tests still run and fail the job when an error test fails."""
         if project is None:
             yield dg.Output(window)
             return
+        pin_warehouse_env(warehouse)
         args = dbt_args(DbtBuildConfig(backfill_start=window["start"], backfill_end=window["end"]))
         yield from dbt.cli(
             args, manifest=project.manifest_path, dagster_dbt_translator=TRANSLATOR, context=context

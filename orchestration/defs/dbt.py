@@ -25,11 +25,13 @@ from dagster_dbt import (
 
 from orchestration.config import DBT_PROJECT_DIR
 from orchestration.defs.ingestion import WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
 
 log = logging.getLogger(__name__)
 OWNERS = ["team:analytics-engineering"]
 FOLDER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 DBT_OP_NAME = "posthog_dbt_models"
+DAGSTER_TARGET = Path("target") / "dagster"
 
 
 def _ensure_dbt_on_path() -> None:
@@ -73,7 +75,10 @@ def dbt_project() -> DbtProject | None:
     if not (DBT_PROJECT_DIR / "dbt_project.yml").exists():
         log.warning("no dbt project at %s; dbt assets are not defined", DBT_PROJECT_DIR)
         return None
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    # A target folder of our own: people running `dbt` by hand in target/ never block the code location.
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DAGSTER_TARGET
+    )
     project.prepare_if_dev()
     if _manifest_stale(project):
         # Outside `dagster dev` (CLI, tests, a fresh clone) nothing else would run `dbt parse`.
@@ -95,6 +100,13 @@ def _manifest_stale(project: DbtProject) -> bool:
         for f in ("dbt_project.yml", "profiles.yml")
         if (Path(project.project_dir) / f).exists()
     )
+
+
+def pin_warehouse_env(warehouse: WarehouseResource) -> None:
+    """dbt runs with the dbt project as working directory: hand it the warehouse as absolute settings."""
+    ws = warehouse.settings()
+    os.environ["WAREHOUSE"] = ws.kind
+    os.environ["DUCKDB_PATH"] = str(ws.duckdb_path.expanduser().resolve())
 
 
 class DbtBuildConfig(dg.Config):
@@ -130,8 +142,14 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         name=DBT_OP_NAME,
         pool=WAREHOUSE_POOL,
     )
-    def posthog_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    def posthog_dbt_models(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: DbtBuildConfig,
+    ):
         """`dbt build` of the selected models; tests report as asset checks."""
+        pin_warehouse_env(warehouse)
         yield from dbt.cli(dbt_args(config), context=context).stream()
 
     return posthog_dbt_models
