@@ -45,7 +45,7 @@ def write_batch_export(
     folder.mkdir(parents=True, exist_ok=True)
     where = "" if project_id is None else f"WHERE e.project_id = {int(project_id)}"
     cur = store.cursor()
-    reader = cur.execute(f"""
+    reader = cur.sql(f"""
         SELECT e.uuid, e.event, e.distinct_id, e.person_id, e.properties, p.properties AS person_properties,
                e.elements_chain, e."timestamp", e.created_at,
                coalesce(e.created_at, e."timestamp") + INTERVAL 2 SECOND AS _inserted_at,
