@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     print("\n".join(summary(ruleset)))
+    if args.strict and ruleset.warnings:
+        print(f"{len(ruleset.warnings)} warning(s) and --strict: failing", file=sys.stderr)
+        return 1
     if args.command == "load":
         from ingestion.settings import WarehouseSettings
         from rules.load import load_rules_to_warehouse

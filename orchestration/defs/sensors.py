@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ingestion.settings import PostHogSettings
 from orchestration.config import OrchestrationSettings
 from orchestration.defs.jobs import INCREMENTAL_JOB
 from orchestration.defs.resources import PostHogResource
@@ -65,6 +66,16 @@ def should_run(
     )
 
 
+def probe(ph: PostHogSettings, since: datetime | None) -> tuple[int, datetime | None]:
+    """One cheap count query per project; in demo mode there is no server to ask between runs."""
+    from ingestion.posthog.probe import count_new_events
+
+    if ph.uses_demo:
+        return 0, None
+    count, newest = count_new_events(ph, since)
+    return int(count), newest
+
+
 def build_new_events_sensor(settings: OrchestrationSettings) -> dg.SensorDefinition:
     @dg.sensor(
         name="posthog_new_events_sensor",
@@ -77,8 +88,6 @@ def build_new_events_sensor(settings: OrchestrationSettings) -> dg.SensorDefinit
         ),
     )
     def posthog_new_events_sensor(context: dg.SensorEvaluationContext, posthog: PostHogResource):
-        from ingestion.posthog.probe import count_new_events
-
         active = context.instance.get_runs_count(
             dg.RunsFilter(job_name=INCREMENTAL_JOB, statuses=ACTIVE_STATUSES)
         )
@@ -86,13 +95,17 @@ def build_new_events_sensor(settings: OrchestrationSettings) -> dg.SensorDefinit
             return dg.SkipReason(f"{active} incremental run(s) queued or in progress")
         cursor = SensorCursor.parse(context.cursor)
         now = datetime.now(UTC)
-        new_events = 0
-        if cursor.since is not None:
-            new_events = int(count_new_events(posthog.settings(), cursor.since))
+        ph = posthog.settings()
+        if ph.uses_demo and cursor.requested_at is not None:
+            return dg.SkipReason(
+                "demo mode (no POSTHOG_PERSONAL_API_KEY): nothing to probe; the schedules run it"
+            )
+        new_events, newest = probe(ph, cursor.since)
         run, reason = should_run(cursor, new_events, now, settings)
         if not run:
             return dg.SkipReason(reason)
-        context.update_cursor(SensorCursor(since=now, requested_at=now).dump())
+        context.update_cursor(SensorCursor(since=newest or cursor.since or now, requested_at=now).dump())
+        context.log.info("requesting the incremental run: %s", reason)
         return dg.RunRequest(
             run_key=f"new-events-{now.isoformat()}",
             tags={

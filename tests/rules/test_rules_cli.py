@@ -50,3 +50,10 @@ def test_load_uses_rules_dir_and_duckdb_path_from_env(rules_dir: Path, tmp_path:
     assert str(rules_dir) in result.stdout and "pattern_rules=" in result.stdout
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from posthog_rules.pattern_rules").fetchone()[0] >= 10
+
+
+def test_strict_turns_warnings_into_failure(rules_dir: Path) -> None:
+    (rules_dir / "privacy.yaml").write_text("redact:\n  name: person name\n", encoding="utf-8")
+    assert run("check", str(rules_dir)).returncode == 0
+    strict = run("check", "--strict", str(rules_dir))
+    assert strict.returncode == 1 and "redacted property 'name'" in strict.stdout
