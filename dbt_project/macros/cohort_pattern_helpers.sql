@@ -155,7 +155,7 @@
 {% macro cohort_fold_depth() -%}
     {%- set floor = var('cohort_min_fold_depth', 12) | int -%}
     {%- set depth = floor -%}
-    {%- if execute -%}
+    {%- if execute and graph.get('nodes') -%}
         {%- set tree_node = graph.nodes.values() | selectattr('name', 'equalto', 'int_cohort_tree') | selectattr('resource_type', 'equalto', 'model') | list -%}
         {%- if tree_node -%}
             {%- set tn = tree_node[0] -%}
