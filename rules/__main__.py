@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument(
             "rules_dir", nargs="?", type=Path, default=None, help="default: $RULES_DIR or ./rules"
         )
+        cmd.add_argument("--strict", action="store_true", help="treat warnings as errors (exit status 1)")
     args = parser.parse_args(argv)
     folder = args.rules_dir or default_rules_dir()
     try:
