@@ -49,7 +49,6 @@ def _resources(tables: dict[str, pa.Table]) -> list[Any]:
                 table_name=name,
                 write_disposition="replace",
                 columns=_column_hints(SCHEMAS[name]),
-                schema_contract={"tables": "evolve", "columns": "freeze", "data_type": "freeze"},
             )
         )
     return resources

@@ -161,3 +161,23 @@ def test_load_into_a_real_postgres_server(rules_dir: Path, empty_rules_dir: Path
             for name in TABLE_NAMES:
                 cur.execute(f'select count(*) from posthog_rules."{name}"')
                 assert cur.fetchone()[0] == 0, name
+
+
+def test_a_new_column_in_a_later_release_loads_over_an_old_warehouse(
+    rules_dir: Path, warehouse: WarehouseSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from rules import tables
+
+    ruleset = load_rules(rules_dir)
+    load_rules_to_warehouse(ruleset, warehouse)
+    grown = tables.SCHEMAS["privacy_redactions"].append(pa.field("added_later", pa.string()))
+    monkeypatch.setitem(tables.SCHEMAS, "privacy_redactions", grown)
+    load_rules_to_warehouse(ruleset, warehouse)
+    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+        columns = con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'posthog_rules' and table_name = 'privacy_redactions'"
+        ).fetchall()
+    assert ("added_later",) in columns
