@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+
+def _memo(fn: Callable[..., str]) -> Callable[..., str]:
+    """Cache chain strings by their arguments (the generator asks for the same few thousands of times)."""
+    cache: dict[Any, str] = {}
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        key = (
+            args,
+            tuple(
+                sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in kwargs.items())
+            ),
+        )
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = fn(*args, **kwargs)
+        return hit
+
+    return wrapper
 
 
 def _quote(value: str) -> str:
@@ -67,6 +90,7 @@ def nav_shell() -> tuple[Element, ...]:
     )
 
 
+@_memo
 def button(
     text: str,
     *,
@@ -87,6 +111,7 @@ def button(
     return chain(target, *parents, Element("div", ("actions", "flex")), *page_shell())
 
 
+@_memo
 def link(
     text: str, href: str, *, nav: bool = False, capture: dict[str, str] | None = None, nth: int = 1
 ) -> str:
@@ -99,6 +124,7 @@ def link(
     return chain(target, Element("p", ("mt-2",)), *page_shell())
 
 
+@_memo
 def product_card(name: str, slug: str, product_id: str, nth: int) -> str:
     """A product tile in the catalogue grid (the clicked element is the card's title)."""
     title = Element("h3", ("font-semibold", "text-lg"), text=name, nth_child=2, nth_of_type=1)
@@ -114,6 +140,7 @@ def product_card(name: str, slug: str, product_id: str, nth: int) -> str:
     return chain(title, card, grid, *page_shell())
 
 
+@_memo
 def input_field(name: str, form: str, kind: str = "text", nth: int = 1) -> str:
     """A form input that fired a change event (value never recorded, as posthog-js does)."""
     target = Element(
@@ -124,12 +151,14 @@ def input_field(name: str, form: str, kind: str = "text", nth: int = 1) -> str:
     return chain(target, label, form_el, *page_shell())
 
 
+@_memo
 def form(name: str) -> str:
     """A submitted form element."""
     form_el = Element("form", ("form", "space-y-4"), attr_id=f"{name}-form", attributes={"name": name})
     return chain(form_el, Element("div", ("card",)), *page_shell())
 
 
+@_memo
 def static_text(text: str) -> str:
     """A non-interactive element (the usual target of dead clicks)."""
     return chain(

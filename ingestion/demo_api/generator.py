@@ -8,11 +8,12 @@ Output is a dict of column lists (a few thousand rows per day), turned into Arro
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+import orjson
 
 from ingestion.demo_api import catalog, elements
 
@@ -37,7 +38,8 @@ def uuid7(ms: int, rng: random.Random) -> str:
     value |= rng.getrandbits(12) << 64
     value |= 0b10 << 62
     value |= rng.getrandbits(62)
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _weighted(rng: random.Random, items: list[tuple]) -> tuple:
@@ -168,7 +170,7 @@ class _SessionWriter:
         c["distinct_id"].append(self.distinct_id)
         c["timestamp"].append(self.t)
         c["created_at"].append(created)
-        c["properties"].append(json.dumps(base, separators=(",", ":")))
+        c["properties"].append(orjson.dumps(base).decode())
         c["elements_chain"].append(chain)
         c["person_id"].append(user.person_id)
 

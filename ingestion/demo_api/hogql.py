@@ -183,6 +183,7 @@ class _Parser:
             raise HogQLError(f"Unknown table `{table}`")
         self.table = table
         items = [resolve() for resolve in raw_items]
+        select_join, self.needs_person_join = self.needs_person_join, False
         where = ""
         if self.accept("kw", "where"):
             where = " WHERE " + self.expr()
@@ -216,9 +217,9 @@ class _Parser:
         source = {"events": "events", "persons": "persons", "person_distinct_ids": "person_distinct_ids"}[
             table
         ]
-        join = ""
-        if self.needs_person_join:
-            join = " LEFT JOIN persons p ON p.project_id = e.project_id AND p.id = e.person_id"
+        person_join = " LEFT JOIN persons p ON p.project_id = e.project_id AND p.id = e.person_id"
+        join = person_join if select_join or self.needs_person_join else ""
+        key_join = person_join if self.needs_person_join else ""  # only when WHERE/ORDER use persons
         project_filter = "e.project_id = ?"
         where_sql = f" WHERE {project_filter}" + (f" AND ({where[7:]})" if where else "")
         select_sql = ", ".join(f"{sql} AS c{n}" for n, (sql, _, _, _) in enumerate(items))
@@ -233,7 +234,7 @@ class _Parser:
             key, _, direction = first_order
             agg, cmp = ("max", "<=") if direction == "ASC" else ("min", ">=")
             bound_sql = (
-                f"SELECT {agg}(k) FROM (SELECT {key} AS k FROM {source} e{join}{where_sql}"
+                f"SELECT {agg}(k) FROM (SELECT {key} AS k FROM {source} e{key_join}{where_sql}"
                 f" ORDER BY {', '.join(order)} LIMIT {limit + 1} OFFSET {offset})"
             )
             bounded_sql = (
