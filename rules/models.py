@@ -36,6 +36,19 @@ class RuleModel(BaseModel):
     )
 
 
+class RuleFile(RuleModel):
+    """A whole file: a section left empty (`labels:` with every entry commented out) means no rules."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                key: value for key, value in data.items() if not (key in cls.model_fields and value is None)
+            }
+        return data
+
+
 def _plain_text(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("contains control characters (tabs, newlines, NUL...)")
@@ -89,7 +102,7 @@ class KeywordRule(RuleModel):
     action_type: Identifier
 
 
-class ClassificationFile(RuleModel):
+class ClassificationFile(RuleFile):
     events: dict[EventName, Classification] = {}
     autocapture_event_types: dict[Identifier, AutocaptureClassification] = {}
     keywords: list[KeywordRule] = []
@@ -118,7 +131,7 @@ class PageRule(RuleModel):
         return self.equals if self.equals is not None else str(self.prefix)
 
 
-class PagesFile(RuleModel):
+class PagesFile(RuleFile):
     pages: list[PageRule] = []
 
 
@@ -133,7 +146,7 @@ def _label_template(value: str) -> str:
 LabelTemplate = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)]
 
 
-class LabelsFile(RuleModel):
+class LabelsFile(RuleFile):
     labels: dict[EventName, Annotated[LabelTemplate, AfterValidator(_label_template)]] = {}
 
 
@@ -162,7 +175,7 @@ class ElementRule(RuleModel):
         return value
 
 
-class ElementsFile(RuleModel):
+class ElementsFile(RuleFile):
     elements: list[ElementRule] = []
 
 
@@ -255,7 +268,7 @@ class PatternRule(RuleModel):
         return None if self.unless_within_minutes is None else max(1, round(self.unless_within_minutes * 60))
 
 
-class PatternsFile(RuleModel):
+class PatternsFile(RuleFile):
     patterns: list[PatternRule] = []
 
 
@@ -278,7 +291,7 @@ class CohortRule(RuleModel):
         return f"rules:{self.key}"
 
 
-class CohortsFile(RuleModel):
+class CohortsFile(RuleFile):
     cohorts: list[CohortRule] = []
 
 
@@ -292,13 +305,13 @@ def _redact_key(value: str) -> str:
     return value
 
 
-class PrivacyFile(RuleModel):
+class PrivacyFile(RuleFile):
     redact: dict[
         Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_redact_key)], ShortText
     ] = {}
 
 
-FILE_MODELS: dict[str, type[RuleModel]] = {
+FILE_MODELS: dict[str, type[RuleFile]] = {
     "classification.yaml": ClassificationFile,
     "pages.yaml": PagesFile,
     "labels.yaml": LabelsFile,

@@ -391,3 +391,8 @@ def test_python_tags_are_not_executed(rules_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(RulesError, match=r"labels\.yaml:2: YAML syntax error"):
         load_rules(rules_dir)
     assert not marker.exists()
+
+
+def test_a_section_with_every_entry_commented_out_is_empty(rules_dir: Path) -> None:
+    (rules_dir / "labels.yaml").write_text("labels:\n  # product_clicked: 'x'\n", encoding="utf-8")
+    assert load_rules(rules_dir).labels.labels == {}
