@@ -1,5 +1,5 @@
 """A throwaway PostgreSQL server for tests: initdb in a temp dir, start on a free loopback port,
-stop (by pg_ctl, i.e. by its own pid file) when done.
+stop (by pg_ctl, i.e. by its own pid file) when done. Password auth (scram) as in production.
 
 initdb refuses to run as root, so as root the data dir is handed to the `postgres` user and the
 server binaries run through `runuser -u postgres`. Use as a context manager or through
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -40,11 +41,12 @@ def _free_port() -> int:
 
 @dataclass
 class PostgresServer:
-    """Connection facts of a running test server (no password: trust auth on loopback only)."""
+    """Connection facts of a running test server."""
 
     host: str
     port: int
     user: str
+    password: str
     database: str
     data_dir: Path
 
@@ -55,7 +57,7 @@ class PostgresServer:
             "PGPORT": str(self.port),
             "PGUSER": self.user,
             "PGDATABASE": self.database,
-            "PGPASSWORD": "",
+            "PGPASSWORD": self.password,
         }
 
 
@@ -77,10 +79,14 @@ def postgres_server(database: str = DATABASE) -> Iterator[PostgresServer]:
     socket_dir = root / "sock"
     data_dir.mkdir()
     socket_dir.mkdir()
+    password = secrets.token_hex(12)
+    password_file = root / "pw"
+    password_file.write_text(password + "\n")
     if as_postgres:
         shutil.chown(root, "postgres", "postgres")
         shutil.chown(data_dir, "postgres", "postgres")
         shutil.chown(socket_dir, "postgres", "postgres")
+        shutil.chown(password_file, "postgres", "postgres")
     user = "postgres" if as_postgres else os.environ.get("USER", "postgres")
     port = _free_port()
     log_file = root / "server.log"
@@ -88,7 +94,8 @@ def postgres_server(database: str = DATABASE) -> Iterator[PostgresServer]:
     try:
         subprocess.run(
             _as_owner(
-                [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", user, "-A", "trust",
+                [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", user, "-A", "scram-sha-256",
+                 f"--pwfile={password_file}",
                  "-E", "UTF8", "--locale=C", "--no-sync"],
                 as_postgres,
             ),
@@ -111,13 +118,14 @@ def postgres_server(database: str = DATABASE) -> Iterator[PostgresServer]:
             check=True, capture_output=True, text=True,
         )
         started = True
+        password_file.unlink()
         _wait_ready(bin_dir, port, user)
         subprocess.run(
             [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", "postgres",
              "-v", "ON_ERROR_STOP=1", "-q", "-c", f'create database "{database}"'],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": password},
         )
-        yield PostgresServer("127.0.0.1", port, user, database, data_dir)
+        yield PostgresServer("127.0.0.1", port, user, password, database, data_dir)
     except subprocess.CalledProcessError as exc:
         log = log_file.read_text() if log_file.exists() else ""
         raise RuntimeError(

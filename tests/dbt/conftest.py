@@ -59,6 +59,8 @@ def pg_server() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def drone_shop_postgres(pg_server, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     """The drone shop loaded into PostgreSQL through dlt and built by `dbt build` (target postgres)."""
+    from pydantic import SecretStr
+
     from ingestion.settings import WarehouseSettings
 
     work = tmp_path_factory.mktemp("drone_shop_pg")
@@ -69,6 +71,7 @@ def drone_shop_postgres(pg_server, tmp_path_factory: pytest.TempPathFactory) -> 
         pg_host=pg_env["PGHOST"],
         pg_port=int(pg_env["PGPORT"]),
         pg_user=pg_env["PGUSER"],
+        pg_password=SecretStr(pg_env["PGPASSWORD"]),
         pg_database=pg_env["PGDATABASE"],
         pipelines_dir=work / ".dlt_pipelines",
     )
