@@ -290,3 +290,27 @@ def warehouse_uuids_or_empty(ws: WarehouseSettings) -> list[str]:
         return warehouse_uuids(ws)
     except Exception:  # noqa: BLE001 - no table yet
         return []
+
+
+def test_events_arriving_behind_the_cursor_are_caught_by_the_lookback(store, ws) -> None:
+    """New events whose timestamps lie before the newest loaded one (clock going backwards)."""
+    plan = FaultPlan(
+        faults=[
+            Fault(
+                kind="backwards_events",
+                endpoint="query",
+                on_requests={3},
+                new_events=5,
+                backwards_seconds=3600,
+            )
+        ]
+    )
+    settings = PostHogSettings(lookback_hours=2)
+    with DemoPostHog(store, faults=plan) as demo:
+        before = store.event_count()
+        run_posthog_load(settings, ws, demo=demo, resources=["events"])  # query requests 1-2
+        run_posthog_load(settings, ws, demo=demo, resources=["events"])  # request 3 adds 5 events
+        run_posthog_load(settings, ws, demo=demo, resources=["events"])
+    assert store.event_count() == before + 5
+    loaded = warehouse_uuids(ws)
+    assert len(loaded) == len(set(loaded)) == store.event_count()
