@@ -139,7 +139,7 @@ def test_load_into_a_real_postgres_server(rules_dir: Path, empty_rules_dir: Path
             pg_host=server.host,
             pg_port=server.port,
             pg_user=server.user,
-            pg_password=SecretStr("trust-auth-ignores-it"),
+            pg_password=SecretStr(server.env()["PGPASSWORD"]) if server.env().get("PGPASSWORD") else None,
             pg_database=server.database,
             pipelines_dir=tmp_path / ".dlt_pipelines",
         )
