@@ -116,7 +116,7 @@ def scaled_events(
     users: int | None,
     days: int,
     project_id: int,
-    chunk: int = 200_000,
+    chunk: int = 100_000,
     compact: bool = True,
 ) -> int:
     """Fill `store` with exactly `n_events` events ending before `end`, plus persons and distinct ids."""
