@@ -52,7 +52,8 @@ def test_postgres_build_passes(drone_shop_postgres):
     build = drone_shop_postgres.build
     assert not build.failures()
     assert {r["unique_id"].split(".")[0] for r in build.results} >= {"model", "test", "unit_test"}
-    print(f"postgres drone shop: load {drone_shop_postgres.load_seconds:.1f}s, dbt build {build.seconds:.1f}s")
+    print(f"postgres drone shop: load {drone_shop_postgres.load_seconds:.1f}s, "
+          f"dbt build {build.seconds:.1f}s")
 
 
 def test_postgres_counts(drone_shop_postgres):
@@ -61,7 +62,9 @@ def test_postgres_counts(drone_shop_postgres):
         (372, 2)
     ]
     assert _pg_rows(env, "select count(*) from analytics.fct_sessions") == [(8,)]
-    contexts = _pg_rows(env, "select recent_events, patterns, cohorts, distinct_ids from analytics.user_context")
+    contexts = _pg_rows(
+        env, "select recent_events, patterns, cohorts, distinct_ids from analytics.user_context"
+    )
     assert len(contexts) == 2
     for recent, patterns, cohorts, distinct_ids in contexts:
         assert len(json.loads(recent)) == 20
