@@ -68,10 +68,10 @@ def test_drone_shop_served_with_deterministic_uuids(http: requests.Session) -> N
 
 def test_generate_scaled_exact_count_and_consistency() -> None:
     end = datetime(2026, 11, 23, 12, tzinfo=UTC)
-    store = DemoStore.generate_scaled(30_000, seed=3, end=end)
+    store = DemoStore.generate_scaled(12_000, seed=3, end=end)
     table = store.events_arrow()
-    assert table.num_rows == 30_000
-    assert pc.count_distinct(table["uuid"]).as_py() == 30_000
+    assert table.num_rows == 12_000
+    assert pc.count_distinct(table["uuid"]).as_py() == 12_000
     assert pc.max(table["timestamp"]).as_py() < end
     cur = store.cursor()
     assert cur.execute("SELECT count(*) FROM events WHERE NOT json_valid(properties)").fetchall()[0][0] == 0
@@ -85,7 +85,7 @@ def test_generate_scaled_exact_count_and_consistency() -> None:
     assert (unmapped, wrong) == (0, 0)
     events = set(table["event"].to_pylist())
     assert {"$pageview", "$autocapture", "$rageclick", "$identify", "product_clicked"} <= events
-    again = DemoStore.generate_scaled(30_000, seed=3, end=end)
+    again = DemoStore.generate_scaled(12_000, seed=3, end=end)
     assert again.events_arrow()["uuid"].to_pylist() == table["uuid"].to_pylist()
 
 

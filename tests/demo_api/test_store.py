@@ -25,8 +25,8 @@ def _rows(store: DemoStore) -> dict[str, tuple]:
 def test_prefix_stable_across_ends() -> None:
     t1 = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
     t2 = datetime(2026, 11, 21, 17, 40, tzinfo=UTC)
-    first = _rows(DemoStore.generate(seed=3, users=30, days=3, end=t1, personas=False))
-    later = _rows(DemoStore.generate(seed=3, users=30, days=3, end=t2, personas=False))
+    first = _rows(DemoStore.generate(seed=3, users=20, days=3, end=t1, personas=False))
+    later = _rows(DemoStore.generate(seed=3, users=20, days=3, end=t2, personas=False))
     window_start = datetime(2026, 11, 19, tzinfo=UTC)  # first day of the later window
     expected = {u: r for u, r in first.items() if r[2] >= window_start}
     seen_by_t1 = {u: r for u, r in later.items() if window_start <= r[2] <= t1 and r[3] <= t1}
