@@ -182,7 +182,7 @@ class _Parser:
         if table not in _COLUMNS:
             raise HogQLError(f"Unknown table `{table}`")
         self.table = table
-        items = [resolve() for resolve in raw_items]
+        items = [item for resolve in raw_items for item in resolve()]
         select_join, self.needs_person_join = self.needs_person_join, False
         where = ""
         if self.accept("kw", "where"):
@@ -274,7 +274,7 @@ class _Parser:
                 self.accept("op", "*")
                 self.expect("op", ")")
                 alias = self.alias() or "count()"
-                return lambda: ("count(*)", "int", alias, True)
+                return lambda: [("count(*)", "int", alias, True)]
             if fn in ("max", "min", "tostring"):
                 start = self.i
                 self.skip_column_tokens()
@@ -286,11 +286,17 @@ class _Parser:
                     sql, kind, name = self.column_ref_at(start, end)
                     if fn == "tostring":
                         out_kind = "str" if kind != "dt" else "dt"
-                        return (sql, out_kind, alias or f"toString({name})", False)
-                    return (f"{fn}({sql})", kind, alias or f"{fn}({name})", True)
+                        return [(sql, out_kind, alias or f"toString({name})", False)]
+                    return [(f"{fn}({sql})", kind, alias or f"{fn}({name})", True)]
 
                 return resolve
             raise HogQLError(f"Unsupported function `{fn}` in SELECT")
+        if self.accept("op", "*"):  # every stored column of the table, in a fixed order
+            return lambda: [
+                (sql, kind, name, False)
+                for name, (sql, kind) in _COLUMNS[self.table].items()
+                if "." not in name and not name.startswith("$") and name != "person_properties"
+            ]
         start = self.i
         self.skip_column_tokens()
         end = self.i
@@ -298,7 +304,7 @@ class _Parser:
 
         def resolve_col(start=start, end=end, alias=alias):
             sql, kind, name = self.column_ref_at(start, end)
-            return (sql, kind, alias or name, False)
+            return [(sql, kind, alias or name, False)]
 
         return resolve_col
 

@@ -255,8 +255,10 @@ class DemoPostHog:
             WHERE {" AND ".join(where)}
             ORDER BY e."timestamp" {direction}, e.uuid {direction} LIMIT {limit} OFFSET {offset}"""
         rows = self.store.cursor().execute(sql, args).fetchall()
+        more = len(rows) >= limit
         if fault is not None:
-            rows, _ = self._page_fault(fault, "events", rows, limit)
+            rows, forced_more = self._page_fault(fault, "events", rows, limit)
+            more = more or forced_more
         self._last_rows["events"] = rows[-3:]
         results = []
         for uuid_, did, props, event, ts, chain, pprops, identified in rows:
@@ -280,10 +282,11 @@ class DemoPostHog:
                 }
             )
         next_url = None
-        if len(rows) >= limit and rows:
+        if more:  # an empty faulty page points at itself, so a client can ask again
             nxt = dict(params)
-            nxt.pop("offset", None)
-            nxt["after" if ascending else "before"] = self.fmt_dt(rows[-1][4])
+            if rows:
+                nxt.pop("offset", None)
+                nxt["after" if ascending else "before"] = self.fmt_dt(rows[-1][4])
             next_url = f"{self.url}{path}?{urlencode(nxt)}"
         return {"next": next_url, "results": results}
 

@@ -93,3 +93,29 @@ def test_cohorts_pages(server: DemoPostHog, http: requests.Session, small_store:
     cohorts, pages = _follow(http, f"{server.url}/api/projects/1/cohorts/", {"limit": 4})
     assert pages > 1 and cohorts == small_store.cohorts[1]
     assert all("filters" in c and "id" in c for c in cohorts)
+
+
+def test_legacy_page_faults_keep_a_next_link(small_store: DemoStore, http: requests.Session) -> None:
+    from ingestion.demo_api.faults import Fault, FaultPlan
+    from tests.demo_api.conftest import API_KEY
+
+    plan = FaultPlan(
+        faults=[
+            Fault(kind="empty_page", endpoint="events", on_requests={2}),
+            Fault(kind="short_page", endpoint="events", on_requests={3}),
+        ]
+    )
+    after = (END - timedelta(days=2)).isoformat()
+    with DemoPostHog(small_store, api_key=API_KEY, faults=plan) as api:
+        results, pages = _follow(
+            http,
+            f"{api.url}/api/projects/1/events/",
+            {"after": after, "orderBy": json.dumps(["timestamp"]), "limit": 100},
+        )
+    expected = (
+        small_store.cursor()
+        .execute('SELECT count(*) FROM events WHERE "timestamp" > ?', [END - timedelta(days=2)])
+        .fetchall()[0][0]
+    )
+    assert len({r["id"] for r in results}) == len(results) == expected
+    assert plan.fired == [("events", 2, "empty_page"), ("events", 3, "short_page")]

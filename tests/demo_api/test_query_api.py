@@ -183,3 +183,26 @@ def test_string_literals_are_bound_not_pasted(server: DemoPostHog, http: request
     assert answer["results"][0][0] == 0
     answer = hogql(http, server, "select count() from events where distinct_id = 'a\\' or 1=1 --'")
     assert answer["results"][0][0] == 0
+
+
+def test_select_star_and_now_interval(server: DemoPostHog, http: requests.Session) -> None:
+    answer = hogql(http, server, "select * from events order by timestamp desc limit 2")
+    assert answer["columns"] == [
+        "uuid",
+        "event",
+        "distinct_id",
+        "timestamp",
+        "created_at",
+        "properties",
+        "elements_chain",
+        "person_id",
+    ]
+    assert len(answer["results"]) == 2
+    future = hogql(http, server, "select count() from events where timestamp > now() + interval 1 day")
+    recent = hogql(
+        http,
+        server,
+        "select count() from events where timestamp > now() - interval 3650 day "
+        "and event in ('$pageview', '$pageleave') and created_at is not null",
+    )
+    assert future["results"][0][0] == 0 and recent["results"][0][0] > 0
