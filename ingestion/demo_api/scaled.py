@@ -75,6 +75,27 @@ def _clickables() -> list[tuple[str, str, str]]:
     return items
 
 
+def _page_targets(n_click: int) -> np.ndarray:
+    """Per page (rows of `_PAGES`), 8 clickable indices that make sense there (cycled to fill)."""
+    nav, cards = [0, 1, 2], list(range(11, n_click))
+    by_path = {
+        "/": nav + cards,
+        "/products": [0, 5, *cards],
+        "/pricing": [0, 1, 3],
+        "/billing": [0, 2, 3],
+        "/billing/settings": [2, 3],
+        "/checkout": [0, 9],
+        "/payment": [6],
+        "/signup": [7, 8],
+        "/account": nav,
+    }
+    rows = []
+    for path, _, _ in _PAGES:
+        options = by_path.get(path) or ([4, 10, 5, 0] if path.startswith("/products/") else nav)
+        rows.append([options[i % len(options)] for i in range(8)])
+    return np.array(rows, dtype=np.int64)
+
+
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2").view(np.uint16)
 _DASHES = (8, 13, 18, 23)
 
@@ -216,8 +237,12 @@ def scaled_events(
     idx = np.where(ev == pv_code, np.arange(n_events), 0)
     page = page_at[np.maximum.accumulate(idx)] if n_events else page_at
     clickables = _clickables()
-    click = rng.integers(0, len(clickables), n_events)
+    click = _page_targets(len(clickables))[page, rng.integers(0, 8, n_events)]
     product = rng.integers(0, len(catalog.PRODUCTS), n_events)
+    slugs = [f"/products/{p[0]}" for p in catalog.PRODUCTS]
+    page_product = np.array([slugs.index(p) if p in slugs else -1 for p, _, _ in _PAGES])
+    on_product = page_product[page]
+    product = np.where(on_product >= 0, on_product, product)  # product events on a product page name it
     late = rng.random(n_events) < generator.LATE_FRACTION
     created = (
         ts
