@@ -58,11 +58,13 @@ def _distribution(values: list[float], digits: int = 4) -> dict[str, float]:
 def _missing_items(row: dict[str, Any], prompt: str) -> dict[str, int]:
     """Count recent-event labels, the session summary and patterns that the prompt does not mention."""
     lowered = prompt.lower()
-    missing = {"labels": 0, "summary": 0, "patterns": 0}
+    missing = {"labels": 0, "labels_truncated": 0, "summary": 0, "patterns": 0}
     for event in row.get("recent_events") or []:
         label = (event or {}).get("label") if isinstance(event, dict) else None
         if label and label.lower() not in lowered:
-            missing["labels"] += 1
+            # Shortened to fit the budget ("Clicked 'X' product card on …") is not the same as absent.
+            head = label.lower()[: max(12, min(40, len(label) // 2))]
+            missing["labels_truncated" if head in lowered else "labels"] += 1
     summary = row.get("last_session_summary")
     if summary and summary.lower() not in lowered:
         missing["summary"] += 1
@@ -79,8 +81,8 @@ def _missing_items(row: dict[str, Any], prompt: str) -> dict[str, int]:
 def measure_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-person bytes/tokens of prompt_text vs the full JSON context (the row without prompt_text)."""
     prompt_bytes, json_bytes, prompt_tokens, json_tokens, ratios, token_ratios = [], [], [], [], [], []
-    persons_missing = 0
-    missing_total = {"labels": 0, "summary": 0, "patterns": 0}
+    persons_missing = persons_truncated = 0
+    missing_total = {"labels": 0, "labels_truncated": 0, "summary": 0, "patterns": 0}
     for raw in rows:
         row = {key: _as_json(value) for key, value in raw.items()}
         prompt = row.pop("prompt_text", None) or ""
@@ -94,8 +96,10 @@ def measure_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ratios.append(pb / jb if jb else 0.0)
         token_ratios.append(pt / jt if jt else 0.0)
         missing = _missing_items(row, prompt)
-        if any(missing.values()):
+        if missing["labels"] or missing["summary"] or missing["patterns"]:
             persons_missing += 1
+        if missing["labels_truncated"]:
+            persons_truncated += 1
         for key, value in missing.items():
             missing_total[key] += value
     n = len(rows)
@@ -110,6 +114,7 @@ def measure_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "share_within_quarter": round(sum(r <= 0.25 for r in ratios) / n, 4) if n else 0.0,
         "total_bytes_ratio": round(sum(prompt_bytes) / sum(json_bytes), 4) if sum(json_bytes) else 0.0,
         "persons_with_omissions": persons_missing,
+        "persons_with_truncated_labels": persons_truncated,
         "omitted_items": missing_total,
     }
 

@@ -63,8 +63,8 @@ def append_increment(store: DemoStore, n_new: int, n_late: int, seed: int) -> di
     start after the newest event (new) or 10 min - 6 h before it with created_at = now (late): real
     users, realistic sessions, at the times an incremental run must find them.
     """
+    newest = store.cursor().execute('select max("timestamp") from events').fetchall()[0][0]
     cur = store.cursor()
-    newest, = cur.execute('select max("timestamp") from events').fetchone()
     now = datetime.now(UTC)
     span = max((now - newest).total_seconds(), 60.0)
     table = cur.sql(
@@ -111,7 +111,7 @@ def live_events(store: DemoStore, since_epoch: float) -> list[tuple[str, float]]
     """(distinct_id, timestamp epoch) of events created since the live feed started."""
     since = datetime.fromtimestamp(since_epoch, UTC) - timedelta(seconds=1)
     rows = store.cursor().execute(
-        'select distinct_id, epoch("timestamp") from events where created_at >= $since', {"since": since}
+        'select distinct_id, epoch("timestamp") from events where "timestamp" >= $since', {"since": since}
     ).fetchall()
     return [(str(d), float(t)) for d, t in rows]
 

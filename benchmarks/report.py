@@ -87,13 +87,14 @@ def markdown(result: dict[str, Any]) -> str:
             f"{_fmt(fresh.get('events_seen'))} of {_fmt(fresh.get('events_generated'))} live events "
             f"reached the export; lag p50 **{_fmt(fresh.get('lag_p50_s'))} s**, "
             f"p95 **{_fmt(fresh.get('lag_p95_s'))} s**, max {_fmt(fresh.get('lag_max_s'))} s "
-            f"({_fmt(fresh.get('runs'))} runs, mean run {_fmt(fresh.get('mean_run_seconds'))} s).",
+            f"({_fmt(fresh.get('runs'))} runs, mean run {_fmt(fresh.get('mean_run_seconds'))} s, "
+            f"sensor interval {_fmt(fresh.get('interval_seconds'))} s).",
         ]
     lines += ["", "## Context size (prompt_text vs full JSON context, per person)", ""]
     lines += [
         "| events | persons | prompt bytes p50 | JSON bytes p50 | bytes ratio p50 / p95 / max | "
-        "tokens ratio p50 | share ≤ 1/4 | persons with omissions |",
-        "|---|---|---|---|---|---|---|---|",
+        "tokens ratio p50 | share ≤ 1/4 | persons with omissions | persons with shortened labels |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for size, data in sizes.items():
         ctx = data.get("context_size") or {}
@@ -104,14 +105,18 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {int(size):,} | {_fmt(ctx.get('persons'))} | {_fmt(ctx['prompt_bytes'].get('p50'), 0)} | "
             f"{_fmt(ctx['json_bytes'].get('p50'), 0)} | {_fmt(br.get('p50'), 3)} / "
             f"{_fmt(br.get('p95'), 3)} / {_fmt(br.get('max'), 3)} | {_fmt(tr.get('p50'), 3)} | "
-            f"{_fmt(ctx.get('share_within_quarter'), 3)} | {_fmt(ctx.get('persons_with_omissions'))} |"
+            f"{_fmt(ctx.get('share_within_quarter'), 3)} | {_fmt(ctx.get('persons_with_omissions'))} | "
+            f"{_fmt(ctx.get('persons_with_truncated_labels'))} |"
         )
     targets = result.get("targets") or {}
     if targets:
         lines += ["", "## Targets (issue 8)", "", "| target | measured | met |", "|---|---|---|"]
         for name, target in targets.items():
             lines.append(f"| {name} | {target.get('measured')} | {_fmt(target.get('met'))} |")
-    notes = result.get("notes") or []
+    notes = list(result.get("notes") or [])
+    for size, data in sizes.items():
+        for part, error in (data.get("errors") or {}).items():
+            notes.append(f"{int(size):,} events, {part} failed: {error.splitlines()[0][:300]}")
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"

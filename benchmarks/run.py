@@ -13,6 +13,7 @@ the demo API producing events and runs the sensor-driven loop to measure freshne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
@@ -21,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,7 +122,21 @@ def per_event(path: dict[str, Any], events: int) -> None:
     path["us_per_event"] = round(seconds / events * 1e6, 2) if events else None
 
 
-def bench_size(args: argparse.Namespace, size: int, root: Path, notes: list[str]) -> dict[str, Any]:
+@contextlib.contextmanager
+def section(out: dict[str, Any], name: str) -> Iterator[None]:
+    """Record a failing part under out["errors"] and carry on, so one failure keeps the other figures."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - reported in the result, never swallowed silently
+        log(f"{name} failed: {str(exc)[:500]}")
+        out.setdefault("errors", {})[name] = str(exc)[:4000]
+
+
+def _ratio(numerator: float | None, denominator: float | None, digits: int = 2) -> float | None:
+    return round(numerator / denominator, digits) if numerator and denominator else None
+
+
+def bench_size(args: argparse.Namespace, size: int, root: Path) -> dict[str, Any]:
     bench = Bench(args, size, root)
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=args.end_offset_minutes)
     out: dict[str, Any] = {}
@@ -136,63 +152,67 @@ def bench_size(args: argparse.Namespace, size: int, root: Path, notes: list[str]
     demo.write_parquet(store, bench.files_dir)
     out["batch_export_write_seconds"] = round(time.perf_counter() - started, 2)
     files_glob = str(bench.files_dir / "**" / "*.parquet")
+    ratios: dict[str, Any] = {}
+    out["ratios"] = ratios
+    floors: dict[str, Any] = {}
+    out["floors"] = floors
 
     with demo.serve(store) as server:
         url = demo.server_url(server)
         log(f"{size:,}: floors")
-        floors = {
-            "api": run_json_module("benchmarks.floor_api", ["--url", url, "--api-key", API_KEY,
-                                                            "--project-id", str(PROJECT_ID)],
-                                   child_env({}), bench.logs / "floor_api.log"),
-            "sql": run_json_module("benchmarks.floor_sql", ["--files", files_glob],
-                                   child_env({}), bench.logs / "floor_sql.log"),
-        }
-        out["floors"] = floors
-        ratios: dict[str, Any] = {}
+        with section(out, "floor_api"):
+            floors["api"] = run_json_module(
+                "benchmarks.floor_api",
+                ["--url", url, "--api-key", API_KEY, "--project-id", str(PROJECT_ID)],
+                child_env({}), bench.logs / "floor_api.log")
+        with section(out, "floor_sql"):
+            floors["sql"] = run_json_module("benchmarks.floor_sql", ["--files", files_glob],
+                                            child_env({}), bench.logs / "floor_sql.log")
+        api_floor = (floors.get("api") or {}).get("seconds")
+        sql_floor = (floors.get("sql") or {}).get("seconds")
 
         if "api" in args.paths:
             log(f"{size:,}: API path, full build")
-            api = bench.run_pipeline("api_full", bench.env("api", url), server)
-            api["rows_out"] = row_counts(bench.root / "api" / "warehouse.duckdb")
-            per_event(api, out["events_generated"])
-            out["api_path"] = api
-            floor = floors["api"]["seconds"] + floors["sql"]["seconds"]
-            ratios["api_vs_floor"] = round(api["e2e_seconds"] / floor, 2) if floor else None
-            ratios["api_vs_api_floor_only"] = (
-                round(api["e2e_seconds"] / floors["api"]["seconds"], 2) if floors["api"]["seconds"] else None
-            )
-            out["context_size"] = measure_export(bench.root / "api" / "export")
+            with section(out, "api_path"):
+                api = bench.run_pipeline("api_full", bench.env("api", url), server)
+                api["rows_out"] = row_counts(bench.root / "api" / "warehouse.duckdb")
+                per_event(api, out["events_generated"])
+                out["api_path"] = api
+                ratios["api_vs_floor"] = _ratio(api["e2e_seconds"], (api_floor or 0) + (sql_floor or 0))
+                ratios["api_vs_api_floor_only"] = _ratio(api["e2e_seconds"], api_floor)
+            with section(out, "context_size"):
+                out["context_size"] = measure_export(bench.root / "api" / "export")
 
         if "files" in args.paths:
             log(f"{size:,}: files path, full build")
-            files_env = bench.env("files", url, {"BATCH_EXPORT_URL": str(bench.files_dir),
-                                                 "BATCH_EXPORT_FORMAT": "parquet"})
-            files = bench.run_pipeline("files_full", files_env, server)
-            files["rows_out"] = row_counts(bench.root / "files" / "warehouse.duckdb")
-            per_event(files, out["events_generated"])
-            out["files_path"] = files
-            sql = floors["sql"]["seconds"]
-            ratios["files_vs_sql_floor"] = round(files["e2e_seconds"] / sql, 2) if sql else None
+            with section(out, "files_path"):
+                files_env = bench.env("files", url, {"BATCH_EXPORT_URL": str(bench.files_dir),
+                                                     "BATCH_EXPORT_FORMAT": "parquet"})
+                files = bench.run_pipeline("files_full", files_env, server)
+                files["rows_out"] = row_counts(bench.root / "files" / "warehouse.duckdb")
+                per_event(files, out["events_generated"])
+                out["files_path"] = files
+                ratios["files_vs_sql_floor"] = _ratio(files["e2e_seconds"], sql_floor)
             if "context_size" not in out:
-                out["context_size"] = measure_export(bench.root / "files" / "export")
+                with section(out, "context_size"):
+                    out["context_size"] = measure_export(bench.root / "files" / "export")
 
-        if "api" in args.paths and not args.skip_incremental:
+        if "api_path" in out and not args.skip_incremental:
             new, late = max(1, size // 100), max(1, size // 1000)
             log(f"{size:,}: incremental, +{new:,} new and {late:,} late events")
-            added = demo.append_increment(store, new, late, args.seed + 1)
-            inc = bench.run_pipeline("api_incremental", bench.env("api", url), server, incremental=True)
-            inc["events_added"] = added
-            inc["rows_out"] = row_counts(bench.root / "api" / "warehouse.duckdb")
-            out["incremental"] = inc
-            full = out["api_path"]["e2e_seconds"]
-            ratios["incremental_vs_full"] = round(inc["e2e_seconds"] / full, 3) if full else None
-            base = out["api_path"]["rows_out"].get("raw_distinct_uuids") or 0
-            now = inc["rows_out"].get("raw_distinct_uuids") or 0
-            inc["raw_events_gained"] = now - base
+            with section(out, "incremental"):
+                added = demo.append_increment(store, new, late, args.seed + 1)
+                inc = bench.run_pipeline("api_incremental", bench.env("api", url), server, incremental=True)
+                inc["events_added"] = added
+                inc["rows_out"] = row_counts(bench.root / "api" / "warehouse.duckdb")
+                base = out["api_path"]["rows_out"].get("raw_distinct_uuids") or 0
+                inc["raw_events_gained"] = (inc["rows_out"].get("raw_distinct_uuids") or 0) - base
+                out["incremental"] = inc
+                ratios["incremental_vs_full"] = _ratio(inc["e2e_seconds"], out["api_path"]["e2e_seconds"], 3)
 
-        out["ratios"] = ratios
-        if args.freshness_seconds and size == max(args.sizes) and "api" in args.paths:
-            out["freshness"] = freshness(args, bench, store, server)
+        if args.freshness_seconds and size == max(args.sizes) and "api_path" in out:
+            with section(out, "freshness"):
+                out["freshness"] = freshness(args, bench, store, server)
     out["harness_rss_mb_at_end"] = round(tree_rss_bytes(os.getpid()) / 2**20, 1)
     return out
 
@@ -238,6 +258,7 @@ def freshness(args: argparse.Namespace, bench: Bench, store: Any, server: Any) -
         "failed_runs": sum(1 for r in runs if not r.get("success")),
         "mean_run_seconds": round(sum(r["wall_seconds"] for r in runs) / len(runs), 2) if runs else None,
         "sensor_ticks": loop.get("sensor_ticks"),
+        "interval_seconds": loop.get("interval_seconds"),
         "peak_rss_mb": proc.peak_rss_mb,
         "exit_code": code,
         "warehouse_events": bench.size,
@@ -308,7 +329,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sensor", default="", help="sensor to evaluate in the freshness loop "
                         "(default: the project's new-events sensor if found, else back-to-back runs)")
     parser.add_argument("--sensor-interval", type=float, default=None,
-                        help="seconds between sensor ticks / loop runs (default 30 with a sensor, 0 without)")
+                        help="seconds between sensor ticks / loop runs (default: the sensor's own "
+                        "minimum interval, SENSOR_INTERVAL_SECONDS; 0 without a sensor)")
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--end-offset-minutes", type=int, default=30,
                         help="generated history ends this long before now; new events fill the gap")
@@ -327,7 +349,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.live_rate = 50.0 if quick else 200.0
     args.sensor = args.sensor or demo.default_sensor()
     if args.sensor_interval is None:
-        args.sensor_interval = (5.0 if quick else 30.0) if args.sensor else 0.0
+        args.sensor_interval = -1.0 if args.sensor else 0.0  # -1: the sensor's own interval
     return args
 
 
@@ -348,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(temp)
     try:
         for size in args.sizes:
-            data = bench_size(args, size, workdir / f"n{size}", result["notes"])
+            data = bench_size(args, size, workdir / f"n{size}")
             fresh = data.pop("freshness", None)
             if fresh:
                 result["freshness"] = fresh

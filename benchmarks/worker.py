@@ -52,8 +52,9 @@ def _sensor_runs(defs, instance, sensor_name: str, cursor: str | None):
     import dagster as dg
 
     sensor = defs.resolve_sensor_def(sensor_name)
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-    data = sensor.evaluate_tick(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=dict(defs.resources or {}),
+                                 definitions=defs) as context:
+        data = sensor.evaluate_tick(context)
     jobs = [request.job_name or sensor.job_name for request in data.run_requests or []]
     return jobs, data.cursor, data.skip_message
 
@@ -64,6 +65,9 @@ def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
 
     defs = load_definitions()
     instance = _instance()
+    if args.interval < 0:  # as deployed: the sensor's own minimum interval (SENSOR_INTERVAL_SECONDS)
+        sensor_def = defs.resolve_sensor_def(args.sensor) if args.sensor else None
+        args.interval = float(getattr(sensor_def, "minimum_interval_seconds", None) or 30)
     deadline = time.time() + args.seconds
     runs: list[dict[str, Any]] = []
     ticks = 0
@@ -82,7 +86,8 @@ def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
             outcome = execute(defs, _jobs(args.job, INCREMENTAL_JOBS), instance)
             runs.append({"started_at": started, "ended_at": time.time(), **_slim(outcome)})
             _pause(args, tick_at, deadline)
-    return {"runs": runs, "sensor_ticks": ticks, "mode": "sensor" if args.sensor else "loop"}
+    return {"runs": runs, "sensor_ticks": ticks, "mode": "sensor" if args.sensor else "loop",
+            "interval_seconds": args.interval}
 
 
 def _pause(args: argparse.Namespace, tick_at: float, deadline: float) -> None:
