@@ -92,7 +92,8 @@ patterns_json as (
     group by project_id, person_id
 ),
 
--- The prompt names each detected pattern once, with how many sessions showed it.
+-- The prompt names each detected pattern once, with how many sessions showed it; the short form
+-- (no descriptions) is used when the full one would not leave room for every recent label.
 pattern_lines as (
     select
         project_id,
@@ -100,7 +101,11 @@ pattern_lines as (
         {{ pc_string_agg(
             "'[' || severity || '] ' || pattern_code || ': ' || description"
             ~ " || case when sessions > 1 then ' (' || cast(sessions as " ~ text ~ ") || ' sessions)' else '' end",
-            '; ', 'severity_rank, pattern_code') }} as pattern_text
+            '; ', 'severity_rank, pattern_code') }} as pattern_text,
+        {{ pc_string_agg(
+            "'[' || severity || '] ' || pattern_code"
+            ~ " || case when sessions > 1 then ' x' || cast(sessions as " ~ text ~ ") else '' end",
+            '; ', 'severity_rank, pattern_code') }} as pattern_short
     from (
         select project_id, person_id, pattern_code, severity, severity_rank,
             max(description) as description, count(distinct session_id) as sessions
@@ -131,7 +136,39 @@ persons as (
     where event_count > 0
 ),
 
-fixed_parts as (
+-- Activity lines are grouped under a day header: "2025-12-08:" then "- 21:48 <label>".
+recent_lines as (
+    select
+        project_id,
+        person_id,
+        recency,
+        semantic_label,
+        day_text,
+        time_text,
+        case when lag(day_text) over (partition by project_id, person_id order by recency) = day_text
+            then 0 else 1 end as starts_day
+    from (
+        select
+            project_id, person_id, recency, semantic_label,
+            substr({{ pc_minute_text('event_at') }}, 1, 10) as day_text,
+            substr({{ pc_minute_text('event_at') }}, 12, 5) as time_text
+        from recent
+    ) as stamped
+),
+
+activity_size as (
+    select
+        project_id,
+        person_id,
+        count(*) as line_count,
+        sum(length(semantic_label)) as label_chars,
+        -- everything but the labels: "- HH:MM " and a newline per line, "YYYY-MM-DD:" + newline per day
+        sum(9 + starts_day * 12) as frame_chars
+    from recent_lines
+    group by project_id, person_id
+),
+
+heads as (
     select
         persons.project_id,
         persons.person_id,
@@ -144,10 +181,14 @@ fixed_parts as (
             || coalesce(' | ' || persons.browser, '')
             || coalesce(' | ' || persons.country, '')
             || coalesce(chr(10) || 'Last session: ' || last_sessions.session_summary, '')
-            || chr(10) || 'Patterns: ' || coalesce(pattern_lines.pattern_text, 'none')
-            || coalesce(chr(10) || 'Cohorts: ' || cohorts_json.cohort_text, '')
-            || chr(10) || 'Recent activity, newest first (UTC):' as head_text,
-        coalesce(recent_json.recent_count, 0) as recent_count
+            || chr(10) || 'Patterns: ' as profile_text,
+        coalesce(pattern_lines.pattern_text, 'none') as pattern_text,
+        coalesce(pattern_lines.pattern_short, 'none') as pattern_short,
+        chr(10) || 'Recent activity, newest first (UTC):' as activity_title,
+        coalesce(chr(10) || 'Cohorts: ' || cohorts_json.cohort_text, '') as cohort_text,
+        coalesce(activity_size.line_count, 0) as line_count,
+        coalesce(activity_size.label_chars, 0) as label_chars,
+        coalesce(activity_size.frame_chars, 0) as frame_chars
     from persons
     left join last_sessions
         on last_sessions.project_id = persons.project_id and last_sessions.person_id = persons.person_id
@@ -155,39 +196,59 @@ fixed_parts as (
         on pattern_lines.project_id = persons.project_id and pattern_lines.person_id = persons.person_id
     left join cohorts_json
         on cohorts_json.project_id = persons.project_id and cohorts_json.person_id = persons.person_id
-    left join recent_json
-        on recent_json.project_id = persons.project_id and recent_json.person_id = persons.person_id
+    left join activity_size
+        on activity_size.project_id = persons.project_id and activity_size.person_id = persons.person_id
 ),
 
--- Each activity line gets an equal share of what the budget leaves after the fixed parts.
+chosen_heads as (
+    select
+        heads.*,
+        profile_text
+            || case when length(profile_text) + length(pattern_text) + length(activity_title)
+                        + label_chars + frame_chars <= {{ budget }}
+                    then pattern_text else pattern_short end
+            || activity_title as head_text
+    from heads
+),
+
+-- Labels are shortened (equally) only when all of them in full would not fit the budget.
 line_budget as (
     select
-        project_id,
-        person_id,
-        head_text,
-        case when recent_count = 0 then 0
-            else cast(floor(({{ budget }} - length(head_text)) * 1.0 / recent_count) as integer) - 1 end as line_chars
-    from fixed_parts
+        chosen_heads.*,
+        case
+            when line_count = 0 then 0
+            when length(head_text) + label_chars + frame_chars <= {{ budget }} then 1000000
+            else cast(floor(({{ budget }} - length(head_text) - frame_chars) * 1.0 / line_count) as integer)
+        end as label_limit
+    from chosen_heads
 ),
 
 activity_lines as (
     select
-        recent.project_id,
-        recent.person_id,
+        recent_lines.project_id,
+        recent_lines.person_id,
         {{ pc_string_agg(
-            "case when length(line) <= line_budget.line_chars then line
-                  when line_budget.line_chars > 19 then left(line, line_budget.line_chars - 1) || '…'
-                  else left(line, 19) end",
-            "\n", 'recency') }} as lines
-    from (
-        select
-            project_id, person_id, recency,
-            '- ' || substr({{ pc_minute_text('event_at') }}, 6) || ' ' || semantic_label as line
-        from recent
-    ) as recent
+            "case when starts_day = 1 then chr(10) || day_text || ':' else '' end
+                || chr(10) || '- ' || time_text || ' ' ||
+                case when length(semantic_label) <= line_budget.label_limit then semantic_label
+                     when line_budget.label_limit > 12 then left(semantic_label, line_budget.label_limit - 1) || '…'
+                     else left(semantic_label, 12) end",
+            '', 'recency') }} as lines
+    from recent_lines
     inner join line_budget
-        on line_budget.project_id = recent.project_id and line_budget.person_id = recent.person_id
-    group by recent.project_id, recent.person_id
+        on line_budget.project_id = recent_lines.project_id and line_budget.person_id = recent_lines.person_id
+    group by recent_lines.project_id, recent_lines.person_id
+),
+
+prompts as (
+    select
+        line_budget.project_id,
+        line_budget.person_id,
+        line_budget.head_text || coalesce(activity_lines.lines, '') as core_text,
+        line_budget.cohort_text
+    from line_budget
+    left join activity_lines
+        on activity_lines.project_id = line_budget.project_id and activity_lines.person_id = line_budget.person_id
 )
 
 select
@@ -207,10 +268,15 @@ select
     cast(persons.browser as {{ text }}) as browser,
     cast(persons.country as {{ text }}) as country,
     {{ pc_now() }} as context_as_of,
-    cast(left(line_budget.head_text || coalesce(chr(10) || activity_lines.lines, ''), {{ budget }}) as {{ text }}) as prompt_text
+    -- cohorts come last and only when they fit; the cut is a last guard against huge summaries
+    cast(left(
+        prompts.core_text
+            || case when length(prompts.core_text) + length(prompts.cohort_text) <= {{ budget }}
+                then prompts.cohort_text else '' end,
+        {{ budget }}) as {{ text }}) as prompt_text
 from persons
-inner join line_budget
-    on line_budget.project_id = persons.project_id and line_budget.person_id = persons.person_id
+inner join prompts
+    on prompts.project_id = persons.project_id and prompts.person_id = persons.person_id
 left join recent_json
     on recent_json.project_id = persons.project_id and recent_json.person_id = persons.person_id
 left join last_sessions
@@ -219,5 +285,3 @@ left join patterns_json
     on patterns_json.project_id = persons.project_id and patterns_json.person_id = persons.person_id
 left join cohorts_json
     on cohorts_json.project_id = persons.project_id and cohorts_json.person_id = persons.person_id
-left join activity_lines
-    on activity_lines.project_id = persons.project_id and activity_lines.person_id = persons.person_id
