@@ -318,12 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     store = ExportStore(args.export_dir)
-    try:
-        snap = store.snapshot()
-        log.info("serving export %s (as of %s) from %s", snap.version, snap.as_of_iso, args.export_dir)
-    except ExportStoreError as exc:
-        # Start anyway: the pipeline may publish the first export later; tools say so until then.
-        print(f"posthog-context mcp: warning: {exc}", file=sys.stderr)
+    # Load in the background so the client's handshake is answered at once even for a large export;
+    # the first tool call waits for the load. Without an export the server still starts: the pipeline
+    # may publish one later, and tools say so until then.
+    store.preload()
+    if not os.path.lexists(os.path.join(args.export_dir, "current")):
+        print(
+            f"posthog-context mcp: warning: no export yet in {args.export_dir} (set EXPORT_DIR)",
+            file=sys.stderr,
+        )
 
     server = build_server(store)
     if args.transport == "stdio":

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_USER_ID_LENGTH = 256
 DEFAULT_CHECK_INTERVAL_MS = 250
+DEFAULT_RELOAD_WAIT_MS = 2000
 MAX_FIND_LIMIT = 500
 
 # Columns of `user_context` holding JSON text; they are parsed per lookup, never kept as Python objects
@@ -109,8 +110,19 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _epoch_us(value: datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+def _epoch_us_column(column: pa.ChunkedArray) -> list[int | None]:
+    """Microseconds since the epoch per row; Arrow does timestamp columns without Python datetimes."""
+    if pa.types.is_timestamp(column.type):
+        return column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    return [None if (t := _parse_time(v)) is None else _epoch_us(t) for v in column.to_pylist()]
+
+
 def _load_json(text: Any, default: Any) -> Any:
-    if text is None or text == "":
+    if text is None or text == "" or text == "[]":
         return default
     if not isinstance(text, str):
         return text
@@ -149,7 +161,7 @@ class ExportSnapshot:
     _by_person: dict[str, tuple[int, ...]] = field(repr=False)
     _by_distinct: dict[str, tuple[int, ...]] = field(repr=False)
     _newest_first: tuple[int, ...] = field(repr=False)
-    _last_seen: tuple[datetime | None, ...] = field(repr=False)
+    _last_seen_us: tuple[int | None, ...] = field(repr=False)
     _patterns: dict[str, _Membership] = field(repr=False)
     _cohorts: dict[str, _Membership] = field(repr=False)
     _redacted_keys: frozenset[str] = field(repr=False)
@@ -241,11 +253,12 @@ class ExportSnapshot:
         else:
             ordered = self._newest_first
 
+        cutoff_us = _epoch_us(cutoff) if cutoff is not None else 0
         found: list[dict[str, Any]] = []
         for index in ordered:
             if cutoff is not None:
-                seen = self._last_seen[index]
-                if seen is None or seen < cutoff:
+                seen = self._last_seen_us[index]
+                if seen is None or seen < cutoff_us:
                     if candidates:
                         continue
                     break  # newest-first order: nobody after this one is recent enough
@@ -400,11 +413,8 @@ def load_snapshot(version_dir: Path, version: str | None = None) -> ExportSnapsh
 
     # Newest activity first; people with no last_seen go last.
     if "last_seen" in columns:
-        last_seen = [_parse_time(v) for v in table.column("last_seen").to_pylist()]
-        order = sorted(
-            range(table.num_rows),
-            key=lambda i: (last_seen[i] is None, -(last_seen[i].timestamp() if last_seen[i] else 0.0)),
-        )
+        last_seen = _epoch_us_column(table.column("last_seen"))
+        order = sorted(range(table.num_rows), key=lambda i: (last_seen[i] is None, -(last_seen[i] or 0)))
     else:
         last_seen = [None] * table.num_rows
         order = list(range(table.num_rows))
@@ -462,7 +472,7 @@ def load_snapshot(version_dir: Path, version: str | None = None) -> ExportSnapsh
         _by_person={k: tuple(v) for k, v in by_person.items()},
         _by_distinct={k: tuple(dict.fromkeys(v)) for k, v in by_distinct.items() if k not in row_of_person},
         _newest_first=tuple(order),
-        _last_seen=tuple(last_seen),
+        _last_seen_us=tuple(last_seen),
         _patterns={
             k: _Membership(ordered(rows), redact(info, redacted_keys)) for k, (rows, info) in patterns.items()
         },
@@ -473,23 +483,46 @@ def load_snapshot(version_dir: Path, version: str | None = None) -> ExportSnapsh
     )
 
 
-class ExportStore:
-    """Hands out the newest complete export version, reloading when `current` moves.
+class _Loader:
+    """One background load of one version folder."""
 
-    The check for a new version (readlink + one stat) runs at most every `check_interval_ms`; the
-    reload happens in the calling thread under a lock, and the old snapshot stays valid for
-    whoever still holds it. If a new version cannot be loaded the previous one keeps serving.
+    def __init__(self, version_dir: Path, identity: tuple[Any, ...]) -> None:
+        self.version_dir = version_dir
+        self.identity = identity
+        self.done = threading.Event()
+        self.started = time.monotonic()
+        self.snapshot: ExportSnapshot | None = None
+        self.error: ExportStoreError | None = None
+
+
+class ExportStore:
+    """Hands out the newest complete export version, loading a new one when `current` moves.
+
+    The check for a new version (readlink + one stat) runs at most every `check_interval_ms`. A new
+    version loads in a background thread; callers wait for it up to `reload_wait_ms` and otherwise keep
+    getting the previous snapshot (a large export never stalls answers). The first load is always
+    waited for. If a new version cannot be read, the previous one keeps serving.
     """
 
-    def __init__(self, export_dir: str | os.PathLike[str], check_interval_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        export_dir: str | os.PathLike[str],
+        check_interval_ms: int | None = None,
+        reload_wait_ms: int | None = None,
+    ) -> None:
         self.export_dir = Path(export_dir)
         if check_interval_ms is None:
             check_interval_ms = int(os.environ.get("EXPORT_RELOAD_CHECK_MS", DEFAULT_CHECK_INTERVAL_MS))
+        if reload_wait_ms is None:
+            reload_wait_ms = int(os.environ.get("EXPORT_RELOAD_WAIT_MS", DEFAULT_RELOAD_WAIT_MS))
         self.check_interval = max(0, check_interval_ms) / 1000.0
+        self.reload_wait = max(0, reload_wait_ms) / 1000.0
         self._lock = threading.Lock()
         self._snapshot: ExportSnapshot | None = None
         self._identity: tuple[Any, ...] | None = None
-        self._checked_at = 0.0
+        self._failed: tuple[tuple[Any, ...], ExportStoreError] | None = None
+        self._loader: _Loader | None = None
+        self._checked_at = float("-inf")
 
     @classmethod
     def from_env(cls) -> ExportStore:
@@ -515,47 +548,106 @@ class ExportStore:
             raise ExportCorrupt(f"{version_dir / 'manifest.json'} is missing (current -> {target})") from None
         return version_dir, (target, stat.st_ino, stat.st_mtime_ns)
 
+    def _check(self) -> _Loader | None:
+        """Under the lock: look at `current` and start a loader when it names a version not yet loaded."""
+        self._checked_at = time.monotonic()
+        try:
+            version_dir, identity = self._current_identity()
+        except ExportStoreError as exc:
+            if self._snapshot is None:
+                raise
+            log.warning("keeping export version %s: %s", self._snapshot.version, exc)
+            return self._loader
+        if identity == self._identity:
+            return self._loader
+        if self._failed is not None and self._failed[0] == identity:
+            return self._loader
+        if self._loader is not None and self._loader.identity == identity:
+            return self._loader
+        loader = _Loader(version_dir, identity)
+        self._loader = loader
+        threading.Thread(target=self._run_loader, args=(loader,), name="export-loader", daemon=True).start()
+        return loader
+
+    def _run_loader(self, loader: _Loader) -> None:
+        version_dir, identity = loader.version_dir, loader.identity
+        for _attempt in range(3):
+            try:
+                loader.snapshot = load_snapshot(version_dir, version=Path(str(identity[0])).name)
+                loader.error = None
+                break
+            except ExportStoreError as exc:
+                # The folder may have been pruned between readlink and reading; look again.
+                loader.error = exc
+                try:
+                    version_dir, identity = self._current_identity()
+                except ExportStoreError:
+                    break
+            except Exception as exc:  # noqa: BLE001 - a loader thread must always finish and report
+                loader.error = ExportCorrupt(f"{version_dir}: cannot be loaded: {exc}")
+                break
+        with self._lock:
+            if loader.snapshot is not None:
+                # A slower load of an older version must not replace what a later loader published.
+                if (
+                    self._loader is loader
+                    or self._snapshot is None
+                    or loader.snapshot.as_of > self._snapshot.as_of
+                ):
+                    self._snapshot, self._identity = loader.snapshot, identity
+                    self._failed = None
+                snap = loader.snapshot
+                log.info(
+                    "loaded export version %s (%d people, as of %s)",
+                    snap.version,
+                    snap.row_count,
+                    snap.as_of_iso,
+                )
+            else:
+                self._failed = (
+                    loader.identity,
+                    loader.error or ExportCorrupt(f"{version_dir}: cannot be loaded"),
+                )
+                log.warning("export version at %s could not be loaded: %s", version_dir, self._failed[1])
+            if self._loader is loader:
+                self._loader = None
+        loader.done.set()
+
+    def preload(self) -> None:
+        """Start loading the current version in the background (e.g. while a server starts up)."""
+        with self._lock:
+            try:
+                self._check()
+            except ExportStoreError:
+                pass
+
     def snapshot(self) -> ExportSnapshot:
         """The newest loaded export version; raises ExportNotFound when nothing was published yet."""
         snap = self._snapshot
-        now = time.monotonic()
-        if snap is not None and now - self._checked_at < self.check_interval:
+        if (
+            snap is not None
+            and self._loader is None
+            and time.monotonic() - self._checked_at < self.check_interval
+        ):
             return snap
         with self._lock:
-            snap = self._snapshot
-            if snap is not None and time.monotonic() - self._checked_at < self.check_interval:
-                return snap
-            try:
-                version_dir, identity = self._current_identity()
-                if snap is None or identity != self._identity:
-                    snap = self._load(version_dir, identity)
-            except ExportStoreError:
-                if snap is None:
-                    raise
-                log.warning(
-                    "keeping export version %s: the new one could not be read", snap.version, exc_info=True
-                )
-            self._checked_at = time.monotonic()
-            return snap
-
-    def _load(self, version_dir: Path, identity: tuple[Any, ...]) -> ExportSnapshot:
-        last_error: Exception | None = None
-        for _attempt in range(3):
-            try:
-                snap = load_snapshot(version_dir, version=Path(str(identity[0])).name)
-            except ExportCorrupt as exc:
-                # The folder may have been pruned between readlink and reading; look again.
-                last_error = exc
-                version_dir, identity = self._current_identity()
-                continue
-            self._snapshot = snap
-            self._identity = identity
-            log.info(
-                "loaded export version %s (%d people, as of %s)", snap.version, snap.row_count, snap.as_of_iso
+            if self._snapshot is None or time.monotonic() - self._checked_at >= self.check_interval:
+                loader = self._check()
+            else:
+                loader = self._loader
+        if loader is not None:
+            # Wait for a new version at most reload_wait after its load began; the first load always.
+            remaining = (
+                None if self._snapshot is None else loader.started + self.reload_wait - time.monotonic()
             )
-            return snap
-        assert last_error is not None
-        raise last_error
+            if remaining is None or remaining > 0:
+                loader.done.wait(remaining)
+        with self._lock:
+            if self._snapshot is not None:
+                return self._snapshot
+            if self._failed is not None:
+                raise self._failed[1]
+        raise ExportNotFound(f"no export could be loaded from {self.export_dir}")
 
     # Convenience pass-throughs on the newest snapshot.
     def get(self, user_id: str, project_id: int | None = None) -> dict[str, Any] | None:

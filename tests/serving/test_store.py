@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,3 +176,18 @@ def test_check_interval_limits_how_often_current_is_looked_at(tmp_path: Path) ->
     first = store.snapshot()
     write_sample_export(tmp_path / "export", as_of=AS_OF + timedelta(minutes=1))
     assert store.snapshot() is first  # not looked at again within the hour
+
+
+def test_new_version_loads_in_the_background_without_a_wait(tmp_path: Path) -> None:
+    write_sample_export(tmp_path / "export")
+    store = ExportStore(tmp_path / "export", check_interval_ms=0, reload_wait_ms=0)
+    first = store.snapshot()
+    write_sample_export(tmp_path / "export", as_of=AS_OF + timedelta(minutes=2))
+    seen = {store.snapshot().as_of_iso}  # the old version or the new one, whichever is ready
+    for _ in range(10_000):
+        seen.add(store.snapshot().as_of_iso)
+        if "2026-11-23T18:02:00Z" in seen:
+            break
+        threading.Event().wait(0.01)
+    assert seen <= {first.as_of_iso, "2026-11-23T18:02:00Z"}
+    assert "2026-11-23T18:02:00Z" in seen
