@@ -165,6 +165,11 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("mcp", "demo-api"):
+        # Hand every following argument (options included) to the sub-program untouched;
+        # argparse.REMAINDER in a subparser does not capture leading options like --transport.
+        return COMMANDS[argv[0]](argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     return COMMANDS[args.command](args)
 
