@@ -145,8 +145,35 @@ negatives as (
         and h.role = 'negative'
 ),
 
--- Each positive event anchors a window; count the positives inside it (self-join).
-windows as (
+-- Each positive event anchors a window; count the positives inside it. Without a time window the
+-- window is the rest of the session (a running count); with one, a bounded self-join.
+open_windows as (
+    select project_id, session_id, code, anchor_uuid, anchor_us, matched_count, last_us
+    from (
+        select
+            p.project_id,
+            p.session_id,
+            p.code,
+            p.event_uuid as anchor_uuid,
+            p.event_us as anchor_us,
+            r.min_count,
+            count(*) over (
+                partition by p.project_id, p.session_id, p.code
+                order by p.event_us
+                range between current row and unbounded following
+            ) as matched_count,
+            max(p.event_us) over (
+                partition by p.project_id, p.session_id, p.code
+            ) as last_us
+        from positives as p
+        inner join rules as r
+            on r.code = p.code
+        where r.time_window_seconds is null
+    ) as running
+    where matched_count >= min_count
+),
+
+timed_windows as (
     select
         a.project_id,
         a.session_id,
@@ -163,9 +190,16 @@ windows as (
         and b.session_id = a.session_id
         and b.code = a.code
         and b.event_us >= a.event_us
-        and (r.time_window_seconds is null or b.event_us <= a.event_us + r.time_window_seconds * 1000000)
+        and b.event_us <= a.event_us + r.time_window_seconds * 1000000
+    where r.time_window_seconds is not null
     group by a.project_id, a.session_id, a.code, a.event_uuid, a.event_us, r.min_count
     having count(*) >= r.min_count
+),
+
+windows as (
+    select * from open_windows
+    union all
+    select * from timed_windows
 ),
 
 surviving as (
