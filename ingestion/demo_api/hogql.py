@@ -21,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 MAX_LIMIT = 50_000
+_TIMESTAMP_SQL = 'e."timestamp"'
+_DT_PARAM = "CAST(? AS TIMESTAMPTZ)"
 DEFAULT_LIMIT = 100
 
 
@@ -185,8 +187,10 @@ class _Parser:
         items = [item for resolve in raw_items for item in resolve()]
         select_join, self.needs_person_join = self.needs_person_join, False
         where = ""
+        low: datetime | None = None
         if self.accept("kw", "where"):
-            where = " WHERE " + self.expr()
+            where_expr, low = self.expr()
+            where = " WHERE " + where_expr
         order: list[str] = []
         first_order: tuple[str, str, str] | None = None
         if self.accept("kw", "order"):
@@ -222,6 +226,9 @@ class _Parser:
         key_join = person_join if self.needs_person_join else ""  # only when WHERE/ORDER use persons
         project_filter = "e.project_id = ?"
         where_sql = f" WHERE {project_filter}" + (f" AND ({where[7:]})" if where else "")
+        if low is not None and table == "events":
+            where_sql += f" AND {_TIMESTAMP_SQL} >= {_DT_PARAM}"
+            self.params.append(low)
         select_sql = ", ".join(f"{sql} AS c{n}" for n, (sql, _, _, _) in enumerate(items))
         sql = f"SELECT {select_sql} FROM {source} e{join}{where_sql}"
         if order and not aggregate:
@@ -359,24 +366,32 @@ class _Parser:
         )
         return sql, "str", keys[-1]
 
-    def expr(self) -> str:
-        left = self.and_expr()
+    # Each boolean parser returns (sql, lower bound on events.timestamp implied by it, or None). The
+    # bound is added as a redundant `timestamp >=` filter so DuckDB can skip row groups: keyset
+    # conditions like `t > X OR (t = X AND uuid > U)` hide it from the optimizer otherwise.
+    def expr(self) -> tuple[str, datetime | None]:
+        left, low = self.and_expr()
         while self.accept("kw", "or"):
-            left = f"({left} OR {self.and_expr()})"
-        return left
+            right, right_low = self.and_expr()
+            left = f"({left} OR {right})"
+            low = min(low, right_low) if low is not None and right_low is not None else None
+        return left, low
 
-    def and_expr(self) -> str:
-        left = self.not_expr()
+    def and_expr(self) -> tuple[str, datetime | None]:
+        left, low = self.not_expr()
         while self.accept("kw", "and"):
-            left = f"({left} AND {self.not_expr()})"
-        return left
+            right, right_low = self.not_expr()
+            left = f"({left} AND {right})"
+            low = max((v for v in (low, right_low) if v is not None), default=None)
+        return left, low
 
-    def not_expr(self) -> str:
+    def not_expr(self) -> tuple[str, datetime | None]:
         if self.accept("kw", "not"):
-            return f"(NOT {self.not_expr()})"
+            inner, _ = self.not_expr()
+            return f"(NOT {inner})", None
         return self.comparison()
 
-    def comparison(self) -> str:
+    def comparison(self) -> tuple[str, datetime | None]:
         if self.peek().kind == "op" and self.peek().value == "(":
             self.take()
             inner = self.expr()
@@ -386,7 +401,7 @@ class _Parser:
         if self.accept("kw", "is"):
             neg = bool(self.accept("kw", "not"))
             self.expect("kw", "null")
-            return f"({left_sql} IS {'NOT ' if neg else ''}NULL)"
+            return f"({left_sql} IS {'NOT ' if neg else ''}NULL)", None
         negate_in = False
         if self.peek().kind == "kw" and self.peek().value == "not" and self.peek(1).value == "in":
             self.take()
@@ -397,16 +412,24 @@ class _Parser:
             while self.accept("op", ","):
                 values.append(self.literal_for(left_kind))
             self.expect("op", ")")
-            return f"({left_sql} {'NOT ' if negate_in else ''}IN ({', '.join(values)}))"
+            return f"({left_sql} {'NOT ' if negate_in else ''}IN ({', '.join(values)}))", None
         op_tok = self.peek()
         if op_tok.kind != "op" or op_tok.value not in ("=", "==", "!=", "<>", "<", "<=", ">", ">="):
             if left_kind == "bool":
-                return left_sql
+                return left_sql, None
             raise HogQLError(f"Expected a comparison operator, got {op_tok.value or 'end of query'!r}")
         self.take()
         op = {"==": "=", "<>": "!="}.get(op_tok.value, op_tok.value)
         right_sql, _ = self.value(hint=left_kind)
-        return f"({left_sql} {op} {right_sql})"
+        low = None
+        if (
+            left_sql == _TIMESTAMP_SQL
+            and op in (">", ">=", "=")
+            and right_sql == _DT_PARAM
+            and isinstance(self.params[-1], datetime)
+        ):
+            low = self.params[-1]
+        return f"({left_sql} {op} {right_sql})", low
 
     def literal_for(self, kind: str) -> str:
         sql, _ = self.value(hint=kind)
