@@ -317,6 +317,15 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    api_key = os.environ.get("SERVING_API_KEY", "").strip()
+    if args.transport == "http" and not api_key:
+        print(
+            "posthog-context mcp: refusing to start the HTTP transport: SERVING_API_KEY is not set. "
+            "Set it to a long random secret; clients send it as 'Authorization: Bearer <key>'.",
+            file=sys.stderr,
+        )
+        return 2
+
     store = ExportStore(args.export_dir)
     # Load in the background so the client's handshake is answered at once even for a large export;
     # the first tool call waits for the load. Without an export the server still starts: the pipeline
@@ -332,15 +341,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.transport == "stdio":
         server.run("stdio")
         return 0
-
-    api_key = os.environ.get("SERVING_API_KEY", "").strip()
-    if not api_key:
-        print(
-            "posthog-context mcp: refusing to start the HTTP transport: SERVING_API_KEY is not set. "
-            "Set it to a long random secret; clients send it as 'Authorization: Bearer <key>'.",
-            file=sys.stderr,
-        )
-        return 2
 
     import uvicorn
 

@@ -32,11 +32,15 @@ def server_env(export_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def stdio_session(export_dir: Path, log_path: Path) -> AsyncIterator[ClientSession]:
-    """Spawn `python -m serving.mcp_server --transport stdio` and hand back an initialized session."""
+async def stdio_session(
+    export_dir: Path, log_path: Path, *, via_cli: bool = False
+) -> AsyncIterator[ClientSession]:
+    """Spawn `python -m serving.mcp_server --transport stdio` (or the console script's `mcp`
+    subcommand) and hand back an initialized session."""
+    entry = ["-m", "orchestration.cli", "mcp"] if via_cli else ["-m", "serving.mcp_server"]
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "serving.mcp_server", "--transport", "stdio"],
+        args=[*entry, "--transport", "stdio"],
         env=server_env(export_dir),
         cwd=str(REPO_ROOT),
     )

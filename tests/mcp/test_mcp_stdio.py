@@ -71,8 +71,10 @@ def test_new_export_mid_session_is_seen_by_the_next_call(export_dir: Path, tmp_p
 
 
 def test_no_export_yet_is_a_clear_tool_error(tmp_path: Path) -> None:
+    """Started through the console script (`posthog-context mcp --transport stdio`) before any export."""
+
     async def run() -> None:
-        async with stdio_session(tmp_path / "empty-export", tmp_path / "server.log") as session:
+        async with stdio_session(tmp_path / "empty-export", tmp_path / "server.log", via_cli=True) as session:
             res = await session.call_tool("get_user_context", {"user_id": ALICE})
             assert res.is_error and "not available yet" in text_of(res)
             write_sample_export(tmp_path / "empty-export")
