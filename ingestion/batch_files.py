@@ -22,12 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.posthog.normalize import (
-    EVENTS_SCHEMA,
-    QUARANTINE_SCHEMA,
     NormalizedBatch,
     normalize_events,
 )
-from ingestion.posthog.source import RunStats
+from ingestion.posthog.source import RunStats, event_tables
 from ingestion.settings import SettingsError, WarehouseSettings
 
 BATCH_ROWS = 250_000
@@ -148,39 +146,7 @@ def batch_export_source(url: str, fmt: str, project_id: int, stats: RunStats | N
                 stats.add(batch)
                 yield batch
 
-    return _event_tables(batch_pages)
-
-
-def _event_tables(pages: Any) -> tuple[Any, Any]:
-    """The `events` / `events_quarantine` pair fed by one hidden pages resource."""
-
-    @dlt.transformer(
-        data_from=pages,
-        name="events",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="uuid",
-        columns={
-            "properties": {"data_type": "text"},
-            "person_properties": {"data_type": "text", "nullable": True},
-            "elements_chain": {"data_type": "text"},
-        },
-    )
-    def events(batch: NormalizedBatch) -> Iterator[pa.Table]:
-        if batch.events.num_rows:
-            yield batch.events.cast(EVENTS_SCHEMA)
-
-    @dlt.transformer(
-        data_from=pages,
-        name="events_quarantine",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="quarantine_id",
-        columns={"raw_payload": {"data_type": "text"}},
-    )
-    def events_quarantine(batch: NormalizedBatch) -> Iterator[pa.Table]:
-        if batch.quarantine.num_rows:
-            yield batch.quarantine.cast(QUARANTINE_SCHEMA)
-
-    return events, events_quarantine
+    return event_tables(batch_pages)
 
 
 def json_export_table(path: Path) -> tuple[pa.Table, list[str]]:
@@ -238,7 +204,7 @@ def json_export_source(path: Path, project_id: int, stats: RunStats) -> Any:
         stats.add(batch)
         yield batch
 
-    return _event_tables(pages)
+    return event_tables(pages)
 
 
 def load_json_export(path: str | Path, project_id: int, ws: WarehouseSettings) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,16 @@ def dlt_destination(ws: WarehouseSettings) -> Any:
     import dlt
 
     if ws.kind == "duckdb":
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
         path = ws.duckdb_path.expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(credentials=str(path))
+        # A bounded memory limit makes DuckDB spill the merge of big loads to disk instead of growing.
+        limit = os.environ.get("DUCKDB_MEMORY_LIMIT", "").strip() or "1GB"
+        credentials = DuckDbCredentials(
+            str(path), global_config={"memory_limit": limit, "preserve_insertion_order": False}
+        )
+        return dlt.destinations.duckdb(credentials=credentials)
     return dlt.destinations.postgres(credentials=ws.postgres_dsn())
 
 

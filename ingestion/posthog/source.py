@@ -271,6 +271,7 @@ def posthog(
         state = dlt.current.source_state().setdefault(CURSOR_STATE_KEY, {})
         source = "query_api" if settings.events_api == "query" else "events_api"
         pager = _query_event_pages if settings.events_api == "query" else _legacy_event_pages
+        yielded = False
         for project_id in projects:
             cursor = _cursor_from_state(state, project_id)
             newest: datetime | None = cursor[0] if cursor else None
@@ -288,6 +289,7 @@ def posthog(
                 page_newest = batch.newest
                 if page_newest is not None and (newest is None or page_newest > newest):
                     newest, newest_uuid = page_newest, ""
+                yielded = True
                 yield batch
             if time_range is None and newest is not None:
                 # Never let a clock far in the future push the cursor past "now".
@@ -296,32 +298,11 @@ def posthog(
                     "timestamp": capped.astimezone(UTC).isoformat(timespec="microseconds"),
                     "uuid": newest_uuid if capped == newest else "",
                 }
+        if not yielded:
+            # Nothing new: still pass an empty batch so both tables exist with their schema.
+            yield NormalizedBatch(EVENTS_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table())
 
-    @dlt.transformer(
-        data_from=event_pages,
-        name="events",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="uuid",
-        columns={
-            "properties": {"data_type": "text"},
-            "person_properties": {"data_type": "text", "nullable": True},
-            "elements_chain": {"data_type": "text"},
-        },
-    )
-    def events(batch: NormalizedBatch) -> Iterator[pa.Table]:
-        if batch.events.num_rows:
-            yield batch.events.cast(EVENTS_SCHEMA)
-
-    @dlt.transformer(
-        data_from=event_pages,
-        name="events_quarantine",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="quarantine_id",
-        columns={"raw_payload": {"data_type": "text"}},
-    )
-    def events_quarantine(batch: NormalizedBatch) -> Iterator[pa.Table]:
-        if batch.quarantine.num_rows:
-            yield batch.quarantine.cast(QUARANTINE_SCHEMA)
+    events, events_quarantine = event_tables(event_pages)
 
     @dlt.resource(name="person_pages", selected=False)
     def person_pages() -> Iterator[tuple[pa.Table, pa.Table]]:
@@ -384,6 +365,44 @@ def posthog(
         cohorts,
         cohort_filter_nodes,
     )
+
+
+def event_tables(pages: Any) -> tuple[Any, Any]:
+    """The `events` / `events_quarantine` pair fed by one hidden resource of `NormalizedBatch`es.
+
+    Each table gets its first batch even when empty, so both exist (with their schema) after any run.
+    """
+    seen = {"events": False, "events_quarantine": False}
+
+    @dlt.transformer(
+        data_from=pages,
+        name="events",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key="uuid",
+        columns={
+            "properties": {"data_type": "text"},
+            "person_properties": {"data_type": "text", "nullable": True},
+            "elements_chain": {"data_type": "text"},
+        },
+    )
+    def events(batch: NormalizedBatch) -> Iterator[pa.Table]:
+        if batch.events.num_rows or not seen["events"]:
+            seen["events"] = True
+            yield batch.events.cast(EVENTS_SCHEMA)
+
+    @dlt.transformer(
+        data_from=pages,
+        name="events_quarantine",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key="quarantine_id",
+        columns={"raw_payload": {"data_type": "text"}, "detail": {"data_type": "text", "nullable": True}},
+    )
+    def events_quarantine(batch: NormalizedBatch) -> Iterator[pa.Table]:
+        if batch.quarantine.num_rows or not seen["events_quarantine"]:
+            seen["events_quarantine"] = True
+            yield batch.quarantine.cast(QUARANTINE_SCHEMA)
+
+    return events, events_quarantine
 
 
 # -- persons ----------------------------------------------------------------------------------------
