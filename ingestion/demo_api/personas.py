@@ -41,30 +41,54 @@ PERSONAS: dict[str, Persona] = {
         key="checkout_abandoner",
         person_id=_pid("checkout_abandoner"),
         distinct_ids=("persona-dana-checkout",),
-        properties={"email": "dana.checkout@gmail.com", "plan": "free", "$geoip_country_code": "US",
-                    "name": "Dana Whitfield", "seats": 1},
+        properties={
+            "email": "dana.checkout@gmail.com",
+            "plan": "free",
+            "$geoip_country_code": "US",
+            "name": "Dana Whitfield",
+            "seats": 1,
+        },
         expected_patterns={"checkout_abandoned"},
-        expected_cohorts={"Checkout starters (30d)", "Lapsed buyers", "Gmail users",
-                          "Engaged non-paying users"},
+        expected_cohorts={
+            "Checkout starters (30d)",
+            "Lapsed buyers",
+            "Gmail users",
+            "Engaged non-paying users",
+        },
         description="Bought a drone three weeks ago; today started checkout and left at shipping.",
     ),
     "billing_hesitant": Persona(
         key="billing_hesitant",
         person_id=_pid("billing_hesitant"),
         distinct_ids=("persona-ben-billing",),
-        properties={"email": "ben.k@acme.com", "plan": "pro", "$geoip_country_code": "DE",
-                    "name": "Ben Krause", "seats": 25},
+        properties={
+            "email": "ben.k@acme.com",
+            "plan": "pro",
+            "$geoip_country_code": "DE",
+            "name": "Ben Krause",
+            "seats": 25,
+        },
         expected_patterns={"billing_hesitation"},
-        expected_cohorts={"Returning after a break", "Pro plan customers", "Outside US",
-                          "Company email domains", "Large teams"},
+        expected_cohorts={
+            "Returning after a break",
+            "Pro plan customers",
+            "Outside US",
+            "Company email domains",
+            "Large teams",
+        },
         description="Came back after six weeks and kept opening billing pages without upgrading.",
     ),
     "payment_rage": Persona(
         key="payment_rage",
         person_id=_pid("payment_rage"),
         distinct_ids=("persona-rita-payment",),
-        properties={"email": "rita@initech.com", "plan": "trial", "$geoip_country_code": "US",
-                    "name": "Rita Alvarez", "seats": 3},
+        properties={
+            "email": "rita@initech.com",
+            "plan": "trial",
+            "$geoip_country_code": "US",
+            "name": "Rita Alvarez",
+            "seats": 3,
+        },
         expected_patterns={"payment_failure_frustration"},
         expected_cohorts={"Company email domains", "Engaged non-paying users", "Payment trouble"},
         description="Payment failed, then rage-clicked 'Pay now' twice.",
@@ -82,11 +106,21 @@ PERSONAS: dict[str, Persona] = {
         key="power_user",
         person_id=_pid("power_user"),
         distinct_ids=("persona-pat-power",),
-        properties={"email": "pat.okafor@acme.com", "plan": "enterprise", "$geoip_country_code": "US",
-                    "name": "Pat Okafor", "seats": 120},
+        properties={
+            "email": "pat.okafor@acme.com",
+            "plan": "enterprise",
+            "$geoip_country_code": "US",
+            "name": "Pat Okafor",
+            "seats": 120,
+        },
         expected_patterns={"power_user_session"},
-        expected_cohorts={"Weekly regulars", "Heavy clickers (7d)", "Pro plan customers",
-                          "Company email domains", "Large teams"},
+        expected_cohorts={
+            "Weekly regulars",
+            "Heavy clickers (7d)",
+            "Pro plan customers",
+            "Company email domains",
+            "Large teams",
+        },
         description="Weekly user; today a 40-minute session with many clicks across the app.",
     ),
     "signup_abandoner": Persona(
@@ -102,11 +136,21 @@ PERSONAS: dict[str, Persona] = {
         key="identified_after_pricing",
         person_id=_pid("identified_after_pricing"),
         distinct_ids=("mia.chen@gmail.com", "persona-anon-mia-5127"),
-        properties={"email": "mia.chen@gmail.com", "plan": "free", "$geoip_country_code": "CA",
-                    "name": "Mia Chen", "seats": 1},
+        properties={
+            "email": "mia.chen@gmail.com",
+            "plan": "free",
+            "$geoip_country_code": "CA",
+            "name": "Mia Chen",
+            "seats": 1,
+        },
         expected_patterns={"price_comparison_loop"},
-        expected_cohorts={"New signups (7d)", "Pricing then signup", "Gmail users", "Outside US",
-                          "Engaged non-paying users"},
+        expected_cohorts={
+            "New signups (7d)",
+            "Pricing then signup",
+            "Gmail users",
+            "Outside US",
+            "Engaged non-paying users",
+        },
         description="Compared pricing three times anonymously, signed up, and was identified ($identify).",
     ),
 }
@@ -157,8 +201,15 @@ def _chain(target: str, *ancestors: str) -> str:
     return ";".join([target, *ancestors, body])
 
 
-def _button(text: str, *, classes: tuple[str, ...] = ("btn",), nav: bool = False, form: str | None = None,
-            href: str | None = None, tag: str = "button") -> str:
+def _button(
+    text: str,
+    *,
+    classes: tuple[str, ...] = ("btn",),
+    nav: bool = False,
+    form: str | None = None,
+    href: str | None = None,
+    tag: str = "button",
+) -> str:
     attrs: dict[str, str] = {"nth-child": "1", "nth-of-type": "1", "text": text}
     if nav:
         attrs["attr__data-ph-capture-attribute-nav"] = "main"
@@ -168,19 +219,30 @@ def _button(text: str, *, classes: tuple[str, ...] = ("btn",), nav: bool = False
     target = _element(tag, classes, **attrs)
     ancestors = []
     if form:
-        ancestors.append(_element("form", (f"{form}-form",), attr__id=form, attr_id=form,
-                                  **{"attr__data-ph-capture-attribute-form-id": form,
-                                     "nth-child": "1", "nth-of-type": "1"}))
+        ancestors.append(
+            _element(
+                "form",
+                (f"{form}-form",),
+                attr__id=form,
+                attr_id=form,
+                **{"attr__data-ph-capture-attribute-form-id": form, "nth-child": "1", "nth-of-type": "1"},
+            )
+        )
     ancestors.append(_element("div", ("container",), **{"nth-child": "1", "nth-of-type": "1"}))
     return _chain(target, *ancestors)
 
 
 def _input(name: str, form: str) -> str:
-    target = _element("input", ("field",), attr__name=name, attr__type="text",
-                      **{"nth-child": "2", "nth-of-type": "1"})
-    parent = _element("form", (f"{form}-form",), attr__id=form, attr_id=form,
-                      **{"attr__data-ph-capture-attribute-form-id": form, "nth-child": "1",
-                         "nth-of-type": "1"})
+    target = _element(
+        "input", ("field",), attr__name=name, attr__type="text", **{"nth-child": "2", "nth-of-type": "1"}
+    )
+    parent = _element(
+        "form",
+        (f"{form}-form",),
+        attr__id=form,
+        attr_id=form,
+        **{"attr__data-ph-capture-attribute-form-id": form, "nth-child": "1", "nth-of-type": "1"},
+    )
     return _chain(target, parent)
 
 
@@ -200,8 +262,9 @@ class _Script:
     def session(self, name: str) -> None:
         self.session_id = str(uuid.uuid5(_NAMESPACE, f"session:{self.persona.key}:{self.anchor}:{name}"))
 
-    def add(self, at: timedelta, event: str, *, path: str | None = None, chain: str = "",
-            **props: Any) -> None:
+    def add(
+        self, at: timedelta, event: str, *, path: str | None = None, chain: str = "", **props: Any
+    ) -> None:
         if path is not None:
             self.path = path
         index = len(self.events)
@@ -220,15 +283,17 @@ class _Script:
             "title": _title(self.path),
         }
         properties.update(props)
-        self.events.append({
-            "uuid": str(uuid.uuid5(_NAMESPACE, f"{self.persona.key}|{self.anchor.isoformat()}|{index}")),
-            "event": event,
-            "distinct_id": self.distinct_id,
-            "timestamp": ts.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "properties": properties,
-            "elements_chain": chain,
-            "project_id": self.project_id,
-        })
+        self.events.append(
+            {
+                "uuid": str(uuid.uuid5(_NAMESPACE, f"{self.persona.key}|{self.anchor.isoformat()}|{index}")),
+                "event": event,
+                "distinct_id": self.distinct_id,
+                "timestamp": ts.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "properties": properties,
+                "elements_chain": chain,
+                "project_id": self.project_id,
+            }
+        )
 
     def view(self, at: timedelta, path: str, **props: Any) -> None:
         self.add(at, "$pageview", path=path, **props)
@@ -319,8 +384,16 @@ def _power_user(s: _Script) -> None:
         s.click(_m(8 * 60 + 1, days), _button("Refresh", classes=("btn",)))
         s.leave(_m(8 * 60 + 2, days))
     s.session("today")
-    pages = ["/dashboard", "/projects", "/projects/42", "/reports", "/reports/weekly", "/settings/team",
-             "/dashboard", "/projects/43"]
+    pages = [
+        "/dashboard",
+        "/projects",
+        "/projects/42",
+        "/reports",
+        "/reports/weekly",
+        "/settings/team",
+        "/dashboard",
+        "/projects/43",
+    ]
     labels = ["New project", "Filter", "Export CSV", "Share", "Add widget", "Invite member"]
     minute = 8 * 60.0
     clicks = 0
@@ -354,15 +427,21 @@ def _identified_after_pricing(s: _Script) -> None:
     s.click(_m(18 * 60 + 5), _button("Annual", classes=("toggle",), tag="label"))
     s.view(_m(18 * 60 + 8), "/pricing")
     s.view(_m(18 * 60 + 10), "/signup")
-    s.click(_m(18 * 60 + 12), _button("Create account", classes=("btn", "btn-primary"), form="signup"),
-            "submit")
+    s.click(
+        _m(18 * 60 + 12), _button("Create account", classes=("btn", "btn-primary"), form="signup"), "submit"
+    )
     s.add(_m(18 * 60 + 12.02), "signup_completed", method="email")
     s.distinct_id = known
-    s.add(_m(18 * 60 + 12.05), "$identify", path="/welcome", **{
-        "$anon_distinct_id": anon,
-        "$set": {"email": known, "name": "Mia Chen"},
-        "$set_once": {"$initial_referrer": "$direct"},
-    })
+    s.add(
+        _m(18 * 60 + 12.05),
+        "$identify",
+        path="/welcome",
+        **{
+            "$anon_distinct_id": anon,
+            "$set": {"email": known, "name": "Mia Chen"},
+            "$set_once": {"$initial_referrer": "$direct"},
+        },
+    )
     s.view(_m(18 * 60 + 12.1), "/welcome")
     s.click(_m(18 * 60 + 14), _button("Start tour", classes=("btn",), nav=True))
     s.leave(_m(18 * 60 + 16))

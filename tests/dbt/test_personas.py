@@ -55,11 +55,14 @@ def persona_run(tmp_path_factory: pytest.TempPathFactory) -> PersonaRun:
     db_path = work / "warehouse.duckdb"
     started = time.monotonic()
     _load_demo(WarehouseSettings(kind="duckdb", duckdb_path=db_path))
-    env = dbt_env(work, {
-        "WAREHOUSE": "duckdb",
-        "DUCKDB_PATH": str(db_path),
-        "COHORT_REFERENCE_TIME": END.isoformat(),
-    })
+    env = dbt_env(
+        work,
+        {
+            "WAREHOUSE": "duckdb",
+            "DUCKDB_PATH": str(db_path),
+            "COHORT_REFERENCE_TIME": END.isoformat(),
+        },
+    )
     build = run_dbt(["build"], env)
     return PersonaRun(work, db_path, build, time.monotonic() - started)
 
@@ -142,10 +145,12 @@ def test_pattern_rows_carry_evidence_of_the_matching_events(con) -> None:
 
 
 def test_cohorts_that_cannot_be_evaluated_say_why(con) -> None:
-    statuses = dict(con.execute(
-        "select cohort_name, status || ': ' || status_reason from analytics.fct_cohort_membership "
-        "where status <> 'member'"
-    ).fetchall())
+    statuses = dict(
+        con.execute(
+            "select cohort_name, status || ': ' || status_reason from analytics.fct_cohort_membership "
+            "where status <> 'member'"
+        ).fetchall()
+    )
     assert statuses["Beta testers (static)"].startswith("static_not_evaluated: static cohort")
     assert statuses["Purchasers (action)"].startswith("unsupported: action_filter")
     assert len(statuses) == 2

@@ -25,8 +25,13 @@ def pg_personas(pg_server, tmp_path_factory: pytest.TempPathFactory):
     from ingestion.settings import WarehouseSettings
 
     pg_env = {**pg_server.env(), "PGDATABASE": DATABASE}
-    admin = psycopg2.connect(host=pg_env["PGHOST"], port=int(pg_env["PGPORT"]), user=pg_env["PGUSER"],
-                             password=pg_env["PGPASSWORD"], dbname=pg_server.database)
+    admin = psycopg2.connect(
+        host=pg_env["PGHOST"],
+        port=int(pg_env["PGPORT"]),
+        user=pg_env["PGUSER"],
+        password=pg_env["PGPASSWORD"],
+        dbname=pg_server.database,
+    )
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f"drop database if exists {DATABASE}")
@@ -48,8 +53,13 @@ def pg_personas(pg_server, tmp_path_factory: pytest.TempPathFactory):
     env = dbt_env(work, {"WAREHOUSE": "postgres", "COHORT_REFERENCE_TIME": END.isoformat(), **pg_env})
     env.pop("DUCKDB_PATH", None)
     build = run_dbt(["build"], env)
-    connection = psycopg2.connect(host=pg_env["PGHOST"], port=int(pg_env["PGPORT"]), user=pg_env["PGUSER"],
-                                  password=pg_env["PGPASSWORD"], dbname=DATABASE)
+    connection = psycopg2.connect(
+        host=pg_env["PGHOST"],
+        port=int(pg_env["PGPORT"]),
+        user=pg_env["PGUSER"],
+        password=pg_env["PGPASSWORD"],
+        dbname=DATABASE,
+    )
     yield build, connection
     connection.close()
 
@@ -71,18 +81,28 @@ def test_build_on_postgres_has_no_failures(pg_personas) -> None:
 def test_persona_patterns_and_cohorts_on_postgres(pg_personas, key: str) -> None:
     _, connection = pg_personas
     persona = PERSONAS[key]
-    patterns = _rows(connection, "select pattern_code from analytics.fct_user_patterns where person_id = %s",
-                     (persona.person_id,))
-    cohorts = _rows(connection, "select cohort_name from analytics.fct_cohort_membership "
-                                "where person_id = %s and status = 'member'", (persona.person_id,))
+    patterns = _rows(
+        connection,
+        "select pattern_code from analytics.fct_user_patterns where person_id = %s",
+        (persona.person_id,),
+    )
+    cohorts = _rows(
+        connection,
+        "select cohort_name from analytics.fct_cohort_membership where person_id = %s and status = 'member'",
+        (persona.person_id,),
+    )
     assert {p for (p,) in patterns} == persona.expected_patterns
     assert {c for (c,) in cohorts} == persona.expected_cohorts
 
 
 def test_status_rows_and_reference_time_on_postgres(pg_personas) -> None:
     _, connection = pg_personas
-    statuses = dict(_rows(connection, "select cohort_name, status from analytics.fct_cohort_membership "
-                                      "where status <> 'member'"))
+    statuses = dict(
+        _rows(
+            connection,
+            "select cohort_name, status from analytics.fct_cohort_membership where status <> 'member'",
+        )
+    )
     assert statuses == {"Beta testers (static)": "static_not_evaluated", "Purchasers (action)": "unsupported"}
     reference = _rows(connection, "select distinct reference_time from analytics.fct_cohort_membership")
     assert [r.astimezone(UTC) for (r,) in reference] == [END.astimezone(UTC)]
