@@ -158,8 +158,10 @@ class ExportSnapshot:
     as_of: datetime
     _table: pa.Table = field(repr=False)
     _columns: tuple[str, ...] = field(repr=False)
-    _by_person: dict[str, tuple[int, ...]] = field(repr=False)
-    _by_distinct: dict[str, tuple[int, ...]] = field(repr=False)
+    # id -> row index, or a tuple of indexes when the id is in several projects. Plain ints keep the
+    # garbage collector from walking 100k+ small containers on every collection.
+    _by_person: dict[str, int | tuple[int, ...]] = field(repr=False)
+    _by_distinct: dict[str, int | tuple[int, ...]] = field(repr=False)
     _newest_first: tuple[int, ...] = field(repr=False)
     _last_seen_us: tuple[int | None, ...] = field(repr=False)
     _patterns: dict[str, _Membership] = field(repr=False)
@@ -193,7 +195,10 @@ class ExportSnapshot:
         several projects and no project_id was given.
         """
         validate_user_id(user_id)
-        rows = self._by_person.get(user_id) or self._by_distinct.get(user_id)
+        found = self._by_person.get(user_id)
+        if found is None:
+            found = self._by_distinct.get(user_id)
+        rows = (found,) if isinstance(found, int) else found
         if not rows:
             return None
         if project_id is not None:
@@ -350,6 +355,11 @@ def _single_chunk(table: pa.Table) -> pa.Table:
     return table.combine_chunks()
 
 
+def _compact(rows: list[int]) -> int | tuple[int, ...]:
+    unique = tuple(dict.fromkeys(rows))
+    return unique[0] if len(unique) == 1 else unique
+
+
 def load_snapshot(version_dir: Path, version: str | None = None) -> ExportSnapshot:
     """Load one version folder completely into memory, or raise ExportCorrupt naming the file."""
     manifest = _read_manifest(version_dir)
@@ -469,8 +479,8 @@ def load_snapshot(version_dir: Path, version: str | None = None) -> ExportSnapsh
         as_of=as_of,
         _table=table,
         _columns=columns,
-        _by_person={k: tuple(v) for k, v in by_person.items()},
-        _by_distinct={k: tuple(dict.fromkeys(v)) for k, v in by_distinct.items() if k not in row_of_person},
+        _by_person={k: _compact(v) for k, v in by_person.items()},
+        _by_distinct={k: _compact(v) for k, v in by_distinct.items() if k not in row_of_person},
         _newest_first=tuple(order),
         _last_seen_us=tuple(last_seen),
         _patterns={

@@ -14,7 +14,18 @@ import pytest
 # Project packages from the checkout, and the sample export shared with the MCP tests.
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1] / "mcp")]
 
-from sample_export import ALICE, AS_OF, BOB, CARA, DAN, sample_table, write_sample_export  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from sample_export import (  # noqa: E402
+    ALICE,
+    AS_OF,
+    BOB,
+    CARA,
+    CONTEXT_SCHEMA,
+    DAN,
+    sample_rows,
+    sample_table,
+    write_sample_export,
+)
 
 from serving.store import ExportNotFound, ExportStore, InvalidUserId, validate_user_id  # noqa: E402
 
@@ -191,3 +202,16 @@ def test_new_version_loads_in_the_background_without_a_wait(tmp_path: Path) -> N
         threading.Event().wait(0.01)
     assert seen <= {first.as_of_iso, "2026-11-23T18:02:00Z"}
     assert "2026-11-23T18:02:00Z" in seen
+
+
+def test_same_distinct_id_in_two_projects_needs_project_id(tmp_path: Path) -> None:
+    rows = sample_rows()
+    twin = dict(rows[2], person_id="018f-cara-in-project-2", project_id=2)
+    write_sample_export(tmp_path / "export", pa.Table.from_pylist([*rows, twin], schema=CONTEXT_SCHEMA))
+    snap = ExportStore(tmp_path / "export", check_interval_ms=0).snapshot()
+    with pytest.raises(LookupError, match="several projects"):
+        snap.get("cara")
+    assert snap.get("cara", project_id=1)["person_id"] == CARA
+    assert snap.get("cara", project_id=2)["person_id"] == "018f-cara-in-project-2"
+    assert snap.get("cara", project_id=3) is None
+    assert snap.get(CARA)["project_id"] == 1
