@@ -75,13 +75,14 @@
     coalesce(cast(jsonb_agg(to_jsonb({{ value_expr }}) order by {{ order_by }}) as text), '[]')
 {%- endmacro %}
 
-{#- Aggregate (key, value) text pairs into a JSON object text; callers pass non-NULL keys; '{}' when empty. -#}
+{#- Aggregate (key, value) pairs into a JSON object text with keys in sorted order (deterministic);
+    callers pass distinct, non-NULL keys; '{}' when empty. -#}
 {% macro pc_json_object_agg(key_expr, value_expr) -%}
     {{ return(adapter.dispatch('pc_json_object_agg', 'posthog_context')(key_expr, value_expr)) }}
 {%- endmacro %}
 
 {% macro default__pc_json_object_agg(key_expr, value_expr) -%}
-    coalesce(cast(json_group_object({{ key_expr }}, {{ value_expr }}) as varchar), '{}')
+    coalesce(cast(to_json(map(list({{ key_expr }} order by {{ key_expr }}), list({{ value_expr }} order by {{ key_expr }}))) as varchar), '{}')
 {%- endmacro %}
 
 {% macro postgres__pc_json_object_agg(key_expr, value_expr) -%}

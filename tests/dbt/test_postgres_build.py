@@ -34,7 +34,8 @@ def _pg_rows(env: dict[str, str], sql: str) -> list[tuple]:
     import psycopg2
 
     conn = psycopg2.connect(
-        host=env["PGHOST"], port=int(env["PGPORT"]), user=env["PGUSER"], dbname=env["PGDATABASE"]
+        host=env["PGHOST"], port=int(env["PGPORT"]), user=env["PGUSER"], dbname=env["PGDATABASE"],
+        password=env["PGPASSWORD"],
     )
     try:
         with conn.cursor() as cur:
