@@ -56,6 +56,7 @@ def test_full_load_every_event_once_and_rerun_adds_nothing(demo, store, ws, sett
         ws, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'posthog_raw'"
     )["table_name"].to_pylist()
     assert not [n for n in names if "__" in n]
+    assert {"events", "events_quarantine", "persons", "person_distinct_ids", "cohorts"} <= set(names)
     col_types = {
         r["column_name"]: r["data_type"]
         for r in read_table(
