@@ -137,8 +137,9 @@ def _dismiss_welcome(page) -> None:
     """The first visit shows a community sign-up dialog; skip it so screenshots show the page."""
     skip = page.get_by_role("button", name="Skip")
     try:
-        skip.wait_for(timeout=5_000)
+        skip.wait_for(timeout=3_000)
         skip.click()
+        skip.wait_for(state="hidden", timeout=5_000)
     except Exception:  # noqa: BLE001 - no dialog this time
         pass
 
@@ -151,9 +152,9 @@ def test_asset_graph_and_launched_run(webserver: str) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
-        _dismiss_welcome(page)
         for group in GROUPS:
             page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+        _dismiss_welcome(page)
         page.screenshot(path=str(ARTIFACTS / "dagster-asset-graph.png"), full_page=True)
 
         # Launch a materialization through the UI's own GraphQL endpoint (the rules assets: fast, real).
@@ -175,13 +176,13 @@ def test_asset_graph_and_launched_run(webserver: str) -> None:
             time.sleep(1)
             status = _graphql(webserver, STATUS, {"id": run_id})["runOrError"]["status"]
         page.goto(f"{webserver}/runs/{run_id}", wait_until="domcontentloaded")
-        _dismiss_welcome(page)
         page.get_by_text("Success", exact=False).first.wait_for(timeout=60_000)
+        _dismiss_welcome(page)
         page.screenshot(path=str(ARTIFACTS / "dagster-run-success.png"), full_page=True)
         page.goto(f"{webserver}/automation", wait_until="domcontentloaded")
-        _dismiss_welcome(page)
         page.get_by_text("posthog_new_events_sensor").first.wait_for(timeout=60_000)
         page.get_by_text("posthog_incremental_every_15_minutes").first.wait_for(timeout=60_000)
+        _dismiss_welcome(page)
         page.screenshot(path=str(ARTIFACTS / "dagster-automation.png"), full_page=True)
         browser.close()
     assert status == "SUCCESS"
