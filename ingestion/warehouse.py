@@ -34,7 +34,13 @@ def dlt_destination(ws: WarehouseSettings) -> Any:
             str(path), global_config={"memory_limit": limit, "preserve_insertion_order": False}
         )
         return dlt.destinations.duckdb(credentials=credentials)
-    return dlt.destinations.postgres(credentials=ws.postgres_dsn())
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    credentials = PostgresCredentials(ws.postgres_dsn())
+    if credentials.password is None:
+        # Trust/peer-authenticated servers need no password, but dlt insists the field is set.
+        credentials.password = ""
+    return dlt.destinations.postgres(credentials=credentials)
 
 
 def _is_lock_error(exc: Exception) -> bool:
