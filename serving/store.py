@@ -52,10 +52,6 @@ class InvalidUserId(ValueError):
     """A user id that can never be valid (as opposed to one that is merely unknown)."""
 
 
-class UnknownUser(LookupError):
-    """A syntactically valid id that is neither a person id nor a distinct id in the export."""
-
-
 def _describe(value: str, limit: int = 40) -> str:
     """Short, printable echo of caller input for error messages (never the whole huge string)."""
     shown = value if len(value) <= limit else value[:limit] + "…"
