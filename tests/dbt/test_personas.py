@@ -21,7 +21,7 @@ from ingestion.demo_api.demo_cohorts import demo_cohorts
 from ingestion.demo_api.personas import PERSONAS
 
 END = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
-RANDOM_USERS = 25
+RANDOM_USERS = 12
 
 
 @dataclass
@@ -41,7 +41,7 @@ def _load_demo(ws) -> None:
     from rules.load import load_rules_to_warehouse
     from rules.loader import load_rules
 
-    store = DemoStore.generate(seed=11, users=RANDOM_USERS, days=3, end=END)
+    store = DemoStore.generate(seed=11, users=RANDOM_USERS, days=2, end=END)
     with DemoPostHog(store) as demo:
         run_posthog_load(PostHogSettings(max_retries=2), ws, demo=demo)
     load_rules_to_warehouse(load_rules(RULES_DIR), ws)
