@@ -327,7 +327,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="after traffic stops, wait this long for the last events to be published (120)")
     parser.add_argument("--live-rate", type=float, default=None, help="live events per second (200)")
     parser.add_argument("--sensor", default="", help="sensor to evaluate in the freshness loop "
-                        "(default: the project's new-events sensor if found, else back-to-back runs)")
+                        "(default: the project's new-events sensor if found; 'none' = back-to-back runs)")
     parser.add_argument("--sensor-interval", type=float, default=None,
                         help="seconds between sensor ticks / loop runs (default: the sensor's own "
                         "minimum interval, SENSOR_INTERVAL_SECONDS; 0 without a sensor)")
@@ -347,7 +347,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.drain_seconds = 60.0 if quick else 120.0
     if args.live_rate is None:
         args.live_rate = 50.0 if quick else 200.0
-    args.sensor = args.sensor or demo.default_sensor()
+    if args.sensor == "none":
+        args.sensor = ""
+    elif not args.sensor and args.freshness_seconds:
+        args.sensor = demo.default_sensor()
     if args.sensor_interval is None:
         args.sensor_interval = -1.0 if args.sensor else 0.0  # -1: the sensor's own interval
     return args

@@ -31,15 +31,30 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
+def _definitions(attempts: int = 4):
+    """Load the definitions, retrying while another process holds dagster-dbt's manifest lock."""
+    from benchmarks.dagster_runs import load_definitions
+
+    for attempt in range(attempts):
+        try:
+            return load_definitions()
+        except Exception as exc:  # filelock.Timeout: someone else is re-parsing the dbt project
+            if type(exc).__name__ != "Timeout" or attempt == attempts - 1:
+                raise
+            print(f"definitions: manifest lock busy, retry {attempt + 1}", file=sys.stderr)
+            time.sleep(5)
+    raise AssertionError("unreachable")
+
+
 def _jobs(spec: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in spec.split(",") if name) if spec else default
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks.dagster_runs import execute, load_definitions
+    from benchmarks.dagster_runs import execute
 
     started = time.perf_counter()
-    defs = load_definitions()
+    defs = _definitions()
     loaded = time.perf_counter() - started
     default = INCREMENTAL_JOBS if args.incremental else FULL_JOBS
     result = execute(defs, _jobs(args.job, default), _instance())
@@ -61,9 +76,9 @@ def _sensor_runs(defs, instance, sensor_name: str, cursor: str | None):
 
 def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
     """Run incremental jobs until the duration is over: sensor-driven when a sensor is named."""
-    from benchmarks.dagster_runs import execute, load_definitions
+    from benchmarks.dagster_runs import execute
 
-    defs = load_definitions()
+    defs = _definitions()
     instance = _instance()
     if args.interval < 0:  # as deployed: the sensor's own minimum interval (SENSOR_INTERVAL_SECONDS)
         sensor_def = defs.resolve_sensor_def(args.sensor) if args.sensor else None
