@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.settings import PostHogSettings, WarehouseSettings
+from orchestration.config import REPO_ROOT
 
 
 def env_or_none(name: str) -> dg.EnvVar | None:
@@ -60,7 +61,11 @@ class ContextPathsResource(dg.ConfigurableResource):
     export_dir: str | None = None
 
     def rules_path(self) -> Path:
-        return Path(self.rules_dir or os.environ.get("RULES_DIR") or "./rules")
+        configured = self.rules_dir or os.environ.get("RULES_DIR")
+        if configured:
+            return Path(configured)
+        # ./rules by default; from another working directory, the rules shipped with the project.
+        return Path("./rules") if Path("./rules").is_dir() else REPO_ROOT / "rules"
 
     def export_path(self) -> Path:
         return Path(self.export_dir or os.environ.get("EXPORT_DIR") or "./data/export")
