@@ -45,7 +45,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Command: `{result.get('command')}`  ",
         f"Machine: {result.get('machine', {}).get('cpus')} CPUs, "
-        f"{result.get('machine', {}).get('memory_gb')} GB RAM; started {result.get('started_at')}",
+        f"{result.get('machine', {}).get('memory_gb')} GB RAM; started {result.get('started_at')}; "
+        f"load average at start {result.get('machine', {}).get('load_average_at_start')}, "
+        f"at end {result.get('machine', {}).get('load_average_at_end')}",
         "",
         "## Full builds (through Dagster)",
         "",

@@ -55,7 +55,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"cpus": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 class Bench:
@@ -91,7 +92,9 @@ class Bench:
         if job:
             args += ["--job", job]
         before = demo.request_counts(server)
-        proc = MeasuredProcess("benchmarks.worker", args, env, self.logs / f"{label}.log").start()
+        profile = self.logs / f"{label}.pyspy.txt" if self.args.profile else None
+        proc = MeasuredProcess("benchmarks.worker", args, env, self.logs / f"{label}.log",
+                               profile_to=profile).start()
         code, _ = proc.wait(timeout=self.args.timeout)
         after = demo.request_counts(server)
         result: dict[str, Any] = orjson.loads(out.read_bytes()) if out.exists() else {}
@@ -102,7 +105,12 @@ class Bench:
             )
         requests = {key: after.get(key, 0) - before.get(key, 0) for key in after}
         e2e = result.get("run_seconds") or result["wall_seconds"]
+        if profile is not None:
+            from benchmarks.profiling import summarize
+
+            result["profile"] = summarize(profile)
         return {
+            "profile": result.get("profile"),
             "job": result.get("job"),
             "e2e_seconds": e2e,
             "process_seconds": round(proc.seconds, 3),
@@ -332,6 +340,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds between sensor ticks / loop runs (default: the sensor's own "
                         "minimum interval, SENSOR_INTERVAL_SECONDS; 0 without a sensor)")
     parser.add_argument("--skip-incremental", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample pipeline runs with py-spy (10 Hz, non-blocking); summary in the JSON")
     parser.add_argument("--end-offset-minutes", type=int, default=30,
                         help="generated history ends this long before now; new events fill the gap")
     parser.add_argument("--workdir", type=Path, default=None, help="keep run folders here (default: temp)")
@@ -383,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         if temp:
             shutil.rmtree(temp, ignore_errors=True)
     result["finished_at"] = datetime.now(UTC).isoformat()
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = evaluate_targets(result)
     paths = write_outputs(result, args.results_dir)
     log("wrote " + ", ".join(str(p) for p in paths))

@@ -38,8 +38,9 @@ class MeasuredProcess:
     """A Python module run as a subprocess with its process tree's peak RSS sampled."""
 
     def __init__(self, module: str, args: list[str], env: dict[str, str], log_path: Path,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, profile_to: Path | None = None) -> None:
         self.module, self.args, self.env, self.log_path, self.cwd = module, args, env, log_path, cwd
+        self.profile_to = profile_to
         self.process: subprocess.Popen[bytes] | None = None
         self.sampler: TreeMemorySampler | None = None
         self.started = 0.0
@@ -49,8 +50,13 @@ class MeasuredProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.started = time.perf_counter()
+        command = [sys.executable, "-m", self.module, *self.args]
+        if self.profile_to is not None:
+            from benchmarks.profiling import wrap
+
+            command = wrap(command, self.profile_to)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.args],
+            command,
             env=self.env, stdout=subprocess.PIPE, stderr=log, cwd=self.cwd,
         )
         log.close()
