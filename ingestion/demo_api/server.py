@@ -158,10 +158,12 @@ class DemoPostHog:
             raise _error(400, "validation_error", "query_error", f"Query failed: {exc}") from None
         has_more = len(rows) > compiled.limit
         rows = rows[: compiled.limit]
+        # Repeated rows come from the previous page of the same query shape, never from another table.
+        shape = "query:" + ",".join(compiled.columns)
         if fault is not None:
-            rows, forced_more = self._page_fault(fault, "query", rows, compiled.limit)
+            rows, forced_more = self._page_fault(fault, shape, rows, compiled.limit)
             has_more = has_more or forced_more
-        self._last_rows["query"] = rows[-3:]
+        self._last_rows[shape] = rows[-3:]
         return {
             "columns": compiled.columns,
             "types": compiled.types,
