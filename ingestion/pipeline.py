@@ -8,6 +8,7 @@ started in-process on 127.0.0.1 and read through the same HTTP code path as real
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import time
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 from ingestion.posthog.client import PostHogClient, PostHogError
 from ingestion.posthog.source import CURSOR_STATE_KEY, RunStats, posthog
 from ingestion.settings import PostHogSettings, SettingsError, WarehouseSettings
-from ingestion.warehouse import connect_duckdb, dlt_destination, read_table
+from ingestion.warehouse import WarehouseLockedError, connect_duckdb, dlt_destination, read_table
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +80,51 @@ def loader_file_format(ws: WarehouseSettings) -> str | None:
     return "parquet" if ws.kind == "duckdb" else None
 
 
+def lock_wait_seconds() -> float:
+    raw = os.environ.get("WAREHOUSE_LOCK_WAIT_SECONDS", "").strip()
+    try:
+        return float(raw) if raw else 60.0
+    except ValueError:
+        raise SettingsError(f"WAREHOUSE_LOCK_WAIT_SECONDS={raw!r} is not a number") from None
+
+
 def wait_for_warehouse(ws: WarehouseSettings, wait_seconds: float | None = None) -> None:
     """Before a load, wait (bounded) until no other process holds the DuckDB file, else fail clearly."""
     if ws.kind != "duckdb":
         return
     if wait_seconds is None:
-        raw = os.environ.get("WAREHOUSE_LOCK_WAIT_SECONDS", "").strip()
-        try:
-            wait_seconds = float(raw) if raw else 60.0
-        except ValueError:
-            raise SettingsError(f"WAREHOUSE_LOCK_WAIT_SECONDS={raw!r} is not a number") from None
+        wait_seconds = lock_wait_seconds()
     connect_duckdb(ws.duckdb_path, wait_seconds=wait_seconds).close()
+
+
+@contextlib.contextmanager
+def exclusive_run(ws: WarehouseSettings, wait_seconds: float | None = None) -> Iterator[None]:
+    """One load per warehouse pipelines folder at a time (bounded wait), across processes.
+
+    Two loads started together would otherwise share dlt's working folder and fight over the DuckDB
+    file mid-load (one of them, or both, failing half-way); the second one now waits for the first.
+    """
+    wait_seconds = lock_wait_seconds() if wait_seconds is None else wait_seconds
+    folder = ws.dlt_pipelines_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_path = folder / "loads.lock"
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + max(wait_seconds, 0)
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"another load into {ws.describe()} is still running"
+                        f" (lock {lock_path}, waited {wait_seconds:g}s)"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _finish_pending(pipeline: dlt.Pipeline) -> None:
@@ -227,6 +262,18 @@ def run_posthog_load(
         if end <= start:
             raise SettingsError(f"time_range end {end.isoformat()} is not after start {start.isoformat()}")
         time_range = (start.astimezone(UTC), end.astimezone(UTC))
+    with exclusive_run(ws):
+        return _run_posthog_load(settings, ws, resources, demo, time_range, started)
+
+
+def _run_posthog_load(
+    settings: PostHogSettings,
+    ws: WarehouseSettings,
+    resources: Sequence[str] | None,
+    demo: Any,
+    time_range: tuple[datetime, datetime] | None,
+    started: float,
+) -> LoadSummary:
     wait_for_warehouse(ws)
     pipeline = make_pipeline(ws)
     stats = RunStats()
@@ -264,15 +311,18 @@ def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSetti
 
     started = time.monotonic()
     stats = RunStats()
-    wait_for_warehouse(ws)
-    pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
-    try:
-        _finish_pending(pipeline)
-        source = batch_export_source(url, fmt, project_id, stats=stats)
-        pipeline.run(source, loader_file_format=loader_file_format(ws))
-    except Exception as exc:
-        root = _root_cause(exc)
-        raise IngestionError(f"batch-export load from {url} into {ws.describe()} failed: {root}") from None
+    with exclusive_run(ws):
+        wait_for_warehouse(ws)
+        pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
+        try:
+            _finish_pending(pipeline)
+            source = batch_export_source(url, fmt, project_id, stats=stats)
+            pipeline.run(source, loader_file_format=loader_file_format(ws))
+        except Exception as exc:
+            root = _root_cause(exc)
+            raise IngestionError(
+                f"batch-export load from {url} into {ws.describe()} failed: {root}"
+            ) from None
     summary = _summarize(pipeline, stats, started)
     summary.projects = [project_id]
     summary.source = "batch_export"

@@ -29,7 +29,9 @@ def lost_and_doubled(ws: WarehouseSettings, expected: list[str]) -> tuple[set[st
     return lost, doubled
 
 
-def assert_exactly_once(ws: WarehouseSettings, store: DemoStore, extra_allowed: set[str] = frozenset()) -> int:
+def assert_exactly_once(
+    ws: WarehouseSettings, store: DemoStore, extra_allowed: set[str] = frozenset()
+) -> int:
     """The warehouse holds every event of the store once and nothing else; returns the event count."""
     expected = demo_uuids(store)
     lost, doubled = lost_and_doubled(ws, expected)

@@ -60,8 +60,11 @@ def _kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float
 
 def _packages(ws: WarehouseSettings, stage: str) -> list[Path]:
     root = ws.dlt_pipelines_dir / "posthog"
-    folder = {"extracted": root / "normalize" / "extracted", "normalized": root / "load" / "normalized",
-              "loaded": root / "load" / "loaded"}[stage]
+    folder = {
+        "extracted": root / "normalize" / "extracted",
+        "normalized": root / "load" / "normalized",
+        "loaded": root / "load" / "loaded",
+    }[stage]
     return [p for p in folder.glob("*") if p.is_dir()] if folder.exists() else []
 
 
@@ -82,8 +85,12 @@ def _new_events(store: DemoStore, n: int) -> None:
     now = datetime.now(UTC)
     store.append_events(
         [
-            {"event": "after_crash", "distinct_id": f"crash-user-{i % 3}",
-             "timestamp": (now - timedelta(seconds=30 - i)).isoformat(), "properties": {"i": i}}
+            {
+                "event": "after_crash",
+                "distinct_id": f"crash-user-{i % 3}",
+                "timestamp": (now - timedelta(seconds=30 - i)).isoformat(),
+                "properties": {"i": i},
+            }
             for i in range(n)
         ]
     )

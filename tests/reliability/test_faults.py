@@ -45,13 +45,17 @@ RECOVERABLE = [
     ("two_empty_pages", [Fault(kind="empty_page", on_requests={3, 4})], {}),
     ("short_page", [Fault(kind="short_page", on_requests={2, 5})], {}),
     ("repeated_rows", [Fault(kind="repeat_rows", on_requests={3, 4})], {}),
-    ("mixed", [
-        Fault(kind="status", status=503, on_requests={1}),
-        Fault(kind="reset", on_requests={3}),
-        Fault(kind="short_page", on_requests={5}),
-        Fault(kind="repeat_rows", on_requests={6}),
-        Fault(kind="invalid_json", on_requests={7}),
-    ], {}),
+    (
+        "mixed",
+        [
+            Fault(kind="status", status=503, on_requests={1}),
+            Fault(kind="reset", on_requests={3}),
+            Fault(kind="short_page", on_requests={5}),
+            Fault(kind="repeat_rows", on_requests={6}),
+            Fault(kind="invalid_json", on_requests={7}),
+        ],
+        {},
+    ),
 ]
 
 
@@ -59,7 +63,9 @@ def _plan(faults: list[Fault], endpoint: str) -> FaultPlan:
     return FaultPlan(faults=[f.model_copy(update={"endpoint": endpoint}) for f in faults])
 
 
-@pytest.mark.parametrize(("faults", "overrides"), [c[1:] for c in RECOVERABLE], ids=[c[0] for c in RECOVERABLE])
+@pytest.mark.parametrize(
+    ("faults", "overrides"), [c[1:] for c in RECOVERABLE], ids=[c[0] for c in RECOVERABLE]
+)
 def test_query_api_fault_is_ridden_out(store, demo, ws, faults, overrides) -> None:
     demo.faults = _plan(faults, "query")
     settings = PostHogSettings(page_size=PAGE, max_retries=3, **overrides)
@@ -89,7 +95,9 @@ PERSISTENT = [
 
 
 @pytest.mark.parametrize(("fault", "overrides"), [c[1:] for c in PERSISTENT], ids=[c[0] for c in PERSISTENT])
-def test_query_api_fault_that_never_ends_fails_clearly_then_recovers(store, demo, ws, fault, overrides) -> None:
+def test_query_api_fault_that_never_ends_fails_clearly_then_recovers(
+    store, demo, ws, fault, overrides
+) -> None:
     # Let the first two pages through so the failure happens mid-run, with data already extracted.
     demo.faults = FaultPlan(faults=[fault.model_copy(update={"endpoint": "query"})])
     demo.faults.faults.insert(0, Fault(kind="slow", endpoint="query", on_requests={1, 2}, delay_seconds=0))
@@ -107,8 +115,15 @@ def test_query_api_fault_that_never_ends_fails_clearly_then_recovers(store, demo
 def test_clock_going_backwards_is_caught_by_the_lookback(ws) -> None:
     store = DemoStore.generate(seed=29, users=10, days=1)
     plan = FaultPlan(
-        faults=[Fault(kind="backwards_events", endpoint="query", on_requests={2, 9}, new_events=7,
-                      backwards_seconds=1800)]
+        faults=[
+            Fault(
+                kind="backwards_events",
+                endpoint="query",
+                on_requests={2, 9},
+                new_events=7,
+                backwards_seconds=1800,
+            )
+        ]
     )
     settings = PostHogSettings(page_size=PAGE, lookback_hours=1)
     before = store.event_count()
