@@ -31,6 +31,29 @@ def wrap(command: list[str], out: Path) -> list[str]:
             "-o", str(out), "--", *command]
 
 
+# Area of a sample: the first frame, walking from the leaf to the root, that matches one of these.
+_AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dagster event log (sqlite)", ("sqlalchemy/", "sqlite")),
+    ("dbt: SQL running in DuckDB", ("DuckDBCursorWrapper.execute", "dbt/adapters/duckdb/connections")),
+    ("python imports", ("<frozen importlib",)),
+    ("ingestion (project code)", ("ingestion/",)),
+    ("dlt", ("dlt/",)),
+    ("export writer", ("serving/",)),
+    ("rules loader", ("rules/",)),
+    ("dbt framework (parse, jinja, graph)", ("dbt/", "jinja2/", "mashumaro/", "dbt_common/")),
+    ("dagster / dagster-dbt", ("dagster",)),
+    ("benchmark worker", ("benchmarks/",)),
+)
+
+
+def _area(funcs: list[str]) -> str:
+    for frame in reversed(funcs):
+        for area, needles in _AREAS:
+            if any(needle in frame for needle in needles):
+                return area
+    return "other"
+
+
 def _process_label(frame: str) -> str:
     text = frame.split(":", 1)[1] if ":" in frame else frame
     text = text.strip('"').replace(sys.executable, "python")
@@ -48,6 +71,7 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
     inclusive: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
     per_process: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -56,8 +80,11 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
         count = int(count_text)
         frames = stack.split(";")
         total += count
-        per_process[_process_label(frames[0])] += count
-        funcs = frames[1:]
+        # py-spy nests a child's stacks under a "process <pid>:<cmd>" frame: the last one owns the sample.
+        owners = [f for f in frames if f.startswith("process ")]
+        per_process[_process_label(owners[-1]) if owners else "?"] += count
+        funcs = [f for f in frames if not f.startswith("process ")]
+        areas[_area(funcs)] += count
         for name in set(funcs):
             inclusive[name] += count
         if funcs:
@@ -73,6 +100,7 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
         "samples": total,
         "rate_hz": RATE,
         "per_process": {k: round(v / total, 3) for k, v in per_process.most_common(8)} if total else {},
+        "by_area": {k: round(v / total, 3) for k, v in areas.most_common()} if total else {},
         "top_inclusive": share(interesting),
         "top_self": share(self_time),
     }
