@@ -1,13 +1,26 @@
 -- elements_chain parsed in SQL (grammar: elements joined by ';', the clicked element first;
 -- element = tag(.class)* ':' then key="value" attributes with no separator, quotes escaped \").
 -- Garbage and unbalanced quotes only make the regexes match less; nothing here can fail.
+-- Incremental: only events staged since the last run are parsed (element enrichment rule
+-- changes need --full-refresh, like the other rule-driven columns).
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_uuid',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {%- set element_pattern -%}(?:[^;"\\]|\\.|"(?:[^"\\]|\\.)*")+{%- endset -%}
 {%- set pair_pattern -%}[A-Za-z0-9_-]+="(?:[^"\\]|\\.)*"{%- endset %}
 
 with chains as (
-    select event_uuid, elements_chain
+    select event_uuid, elements_chain, loaded_at
     from {{ ref('stg_posthog__events') }}
     where elements_chain <> ''
+    {% if is_incremental() %}
+        and loaded_at >= (select coalesce(max(source_loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
+    {% endif %}
 ),
 
 elements as (
@@ -168,8 +181,11 @@ assembled as (
         coalesce(base.type_attr, target.type_attr) as base_input_type,
         interactive.element_index as base_index,
         enrichment.element_index as enrichment_index,
-        enrichment.description as enrichment_description
+        enrichment.description as enrichment_description,
+        chains.loaded_at as source_loaded_at
     from per_element as target
+    inner join chains
+        on chains.event_uuid = target.event_uuid
     left join interactive
         on interactive.event_uuid = target.event_uuid
     left join per_element as base
@@ -227,5 +243,6 @@ select
         when base_index is not null and enrichment_index > base_index
             then element_base_type || ' in ' || enrichment_description
         else enrichment_description
-    end as element_description
+    end as element_description,
+    source_loaded_at
 from typed

@@ -1,6 +1,20 @@
 -- Typed PostHog events: one row per uuid, common properties pulled out as columns.
+-- Incremental so the JSON is parsed once per event: a run takes the rows the loader wrote since
+-- the last one (a re-loaded uuid has a newer _loaded_at and replaces its old row).
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_uuid',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with source as (
     select * from {{ source('posthog_raw', 'events') }}
+    {% if is_incremental() %}
+    where _loaded_at >= (select coalesce(max(loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
+    {% endif %}
 ),
 
 ranked as (
