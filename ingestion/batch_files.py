@@ -7,6 +7,8 @@ as Arrow record batches (Parquet with pyarrow, JSONL with DuckDB's JSON reader),
 
 from __future__ import annotations
 
+import gzip
+import logging
 import os
 import tempfile
 import time
@@ -29,6 +31,7 @@ from ingestion.posthog.source import RunStats, event_tables
 from ingestion.settings import SettingsError, WarehouseSettings
 
 BATCH_ROWS = 250_000
+log = logging.getLogger(__name__)
 FORMATS = ("parquet", "jsonl")
 _JSONL_COLUMNS = {
     "uuid": "VARCHAR",
@@ -67,20 +70,56 @@ def _parquet_batches(file_item: Any) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
-def _jsonl_batches(file_item: Any) -> Iterator[pa.Table]:
+def _jsonl_batches(file_item: Any, stats: RunStats | None = None) -> Iterator[pa.Table]:
     """JSONL through DuckDB: properties kept as JSON text (objects or JSON-encoded strings both work)."""
     local = _local_path(file_item["file_url"])
-    tmp: str | None = None
+    tmps: list[Path] = []
     if local is None or not local.exists():
         fd, tmp = tempfile.mkstemp(suffix=".jsonl")
         with os.fdopen(fd, "wb") as out:
             out.write(file_item.read_bytes())
         local = Path(tmp)
+        tmps.append(local)
     try:
+        repaired, bad_lines = _utf8_repaired_copy(local)
+        if repaired is not None:
+            tmps.append(repaired)
+            log.warning("%s: %d lines with invalid UTF-8 (bad bytes replaced by U+FFFD)", local, bad_lines)
+            if stats is not None:
+                stats.repaired["file:invalid_utf8_lines"] += bad_lines
+            local = repaired
         yield from read_jsonl(local)
     finally:
-        if tmp:
-            os.unlink(tmp)
+        for tmp_path in tmps:
+            tmp_path.unlink(missing_ok=True)
+
+
+def _utf8_repaired_copy(path: Path) -> tuple[Path | None, int]:
+    """(None, 0) for valid UTF-8; else a temp copy with bad bytes replaced and the count of such lines.
+
+    DuckDB's JSON reader refuses a whole file for one bad byte; the policy elsewhere is to repair and keep.
+    """
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        if all(_is_utf8(line) for line in handle):
+            return None, 0
+    bad = 0
+    fd, tmp = tempfile.mkstemp(suffix=".jsonl")
+    with opener(path, "rb") as handle, os.fdopen(fd, "wb") as out:
+        for line in handle:
+            if not _is_utf8(line):
+                bad += 1
+                line = line.decode("utf-8", errors="replace").encode()
+            out.write(line)
+    return Path(tmp), bad
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _sql_str(value: str) -> str:
@@ -133,7 +172,7 @@ def batch_export_source(url: str, fmt: str, project_id: int, stats: RunStats | N
         now = datetime.now(UTC)
         for item in items:
             stats.pages["files"] += 1
-            reader = _parquet_batches(item) if fmt == "parquet" else _jsonl_batches(item)
+            reader = _parquet_batches(item) if fmt == "parquet" else _jsonl_batches(item, stats)
             for raw in reader:
                 batch = normalize_events(
                     raw,

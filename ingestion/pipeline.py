@@ -321,7 +321,7 @@ def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSetti
         except Exception as exc:
             root = _root_cause(exc)
             raise IngestionError(
-                f"batch-export load from {url} into {ws.describe()} failed: {root}"
+                f"batch-export load from {url} into {ws.describe()} failed: {str(root) or exc}"
             ) from None
     summary = _summarize(pipeline, stats, started)
     summary.projects = [project_id]

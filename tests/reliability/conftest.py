@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from ingestion.settings import WarehouseSettings
+from ingestion.demo_api.store import DemoStore
+from ingestion.pipeline import LoadSummary
+from ingestion.settings import PostHogSettings, WarehouseSettings
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +27,96 @@ def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def ws(tmp_path: Path) -> WarehouseSettings:
     return WarehouseSettings(duckdb_path=tmp_path / "warehouse.duckdb")
+
+
+# -- one warehouse full of bad and hostile input, loaded over HTTP and built by a real `dbt build` ------
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
+HOSTILE_LABEL_TEMPLATE = "Said {message} '; drop table x; -- {{ config(enabled=false) }}"
+HOSTILE_PAGE_NAME = "O'Brien's \"page\"; drop table analytics.fct_sessions; -- {{ this }}"
+
+
+def run_dbt(
+    args: list[str], work: Path, duckdb_path: Path, check: bool = True
+) -> subprocess.CompletedProcess:
+    """`dbt <args>` on the project with its artifacts in `work` (never the developer's target folder)."""
+    env = {
+        **os.environ,
+        "WAREHOUSE": "duckdb",
+        "DUCKDB_PATH": str(duckdb_path),
+        "DBT_TARGET_PATH": str(work / "dbt_target"),
+        "DBT_LOG_PATH": str(work / "dbt_logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }
+    project = str(REPO_ROOT / "dbt_project")
+    proc = subprocess.run(
+        [str(DBT), *args, "--profiles-dir", project, "--project-dir", project],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if check and proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
+        raise AssertionError(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+    return proc
+
+
+def hostile_rules_dir(target: Path) -> Path:
+    """The shipped rules plus a label template and a page name full of quotes, SQL and Jinja braces."""
+    shutil.copytree(REPO_ROOT / "rules", target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    labels = target / "labels.yaml"
+    labels.write_text(labels.read_text() + f"  hostile_event: {json.dumps(HOSTILE_LABEL_TEMPLATE)}\n")
+    pages = target / "pages.yaml"
+    text = pages.read_text().replace(
+        "pages:\n", f'pages:\n  - {{prefix: "/o\'brien", name: {json.dumps(HOSTILE_PAGE_NAME)}}}\n', 1
+    )
+    pages.write_text(text)
+    return target
+
+
+@dataclass
+class HostileBuild:
+    root: Path
+    ws: WarehouseSettings
+    store: DemoStore
+    cases: list
+    summary: LoadSummary
+    export_dir: Path
+    dbt_output: str
+    file_reasons: dict
+    parquet_summary: LoadSummary
+    jsonl_summary: LoadSummary
+
+
+@pytest.fixture(scope="session")
+def hostile_build(tmp_path_factory: pytest.TempPathFactory) -> HostileBuild:
+    from hostile_data import serve_hostile_rows, write_bad_batch_files
+
+    from ingestion.demo_api.server import DemoPostHog
+    from ingestion.pipeline import run_batch_files_load, run_posthog_load
+    from orchestration.defs.steps import export_context
+    from rules.load import load_rules_to_warehouse
+    from rules.loader import load_rules
+
+    root = tmp_path_factory.mktemp("hostile")
+    ws = WarehouseSettings(duckdb_path=root / "warehouse.duckdb")
+    now = datetime.now(UTC)
+    store = DemoStore.generate(seed=41, users=12, days=2, end=now)
+    cases = serve_hostile_rows(store, now)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POSTHOG_RETRY_BACKOFF", "0.01")
+        with DemoPostHog(store) as demo:
+            summary = run_posthog_load(PostHogSettings(page_size=500), ws, demo=demo)
+    files = root / "batch_files"
+    file_reasons = write_bad_batch_files(files, now)
+    parquet_summary = run_batch_files_load(str(files), "parquet", 1, ws)
+    jsonl_summary = run_batch_files_load(str(files), "jsonl", 1, ws)
+    load_rules_to_warehouse(load_rules(hostile_rules_dir(root / "rules")), ws)
+    proc = run_dbt(["build"], root, ws.duckdb_path)
+    export_dir = root / "export"
+    export_context(ws, export_dir, 3)
+    return HostileBuild(
+        root, ws, store, cases, summary, export_dir, proc.stdout, file_reasons, parquet_summary, jsonl_summary
+    )
