@@ -18,10 +18,10 @@ _DEFINITION_MODULES = ("orchestration.definitions", "orchestration")
 # Stage of a step, chosen by the first keyword found in its step key (lower case).
 # Anything else is an asset-check step (the project's own checks run as separate steps).
 _STAGE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("extract_load", ("raw_load", "batch_export_files", "dlt")),
     ("export", ("export",)),
     ("rules", ("rules_load", "rules")),
     ("dbt_build", ("dbt",)),
-    ("extract_load", ("raw_load", "batch_export_files", "dlt")),
 )
 
 
