@@ -40,14 +40,23 @@ def _path_rows(label: str, key: str, sizes: dict[str, Any]) -> list[str]:
 def markdown(result: dict[str, Any]) -> str:
     """The summary table the README quotes."""
     sizes: dict[str, Any] = result.get("sizes", {})
+    machine = result.get("machine") or {}
+    load = "" if result.get("runs") else (
+        f"; load average at start {machine.get('load_average_at_start')}, "
+        f"at end {machine.get('load_average_at_end')}"
+    )
     lines = [
         f"# Benchmark `{result.get('name')}`",
         "",
         f"Command: `{result.get('command')}`  ",
-        f"Machine: {result.get('machine', {}).get('cpus')} CPUs, "
-        f"{result.get('machine', {}).get('memory_gb')} GB RAM; started {result.get('started_at')}; "
-        f"load average at start {result.get('machine', {}).get('load_average_at_start')}, "
-        f"at end {result.get('machine', {}).get('load_average_at_end')}",
+        f"Machine: {machine.get('cpus')} CPUs, {machine.get('memory_gb')} GB RAM; "
+        f"started {result.get('started_at')}{load}",
+    ]
+    for run in result.get("runs") or []:
+        machine = run.get("machine") or {}
+        lines.append(f"- run `{run.get('command')}` started {run.get('started_at')}, load average "
+                     f"{machine.get('load_average_at_start')} → {machine.get('load_average_at_end')}")
+    lines += [
         "",
         "## Full builds (through Dagster)",
         "",
@@ -156,3 +165,45 @@ def chart(result: dict[str, Any], path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def merge(results: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """Combine runs of different sizes (e.g. 100k earlier, 1M later) into one result, newest wins."""
+    merged: dict[str, Any] = {"name": name, "sizes": {}, "notes": [], "runs": []}
+    for result in sorted(results, key=lambda r: r.get("started_at", "")):
+        merged["runs"].append({k: result.get(k) for k in ("name", "command", "started_at", "finished_at",
+                                                          "machine")})
+        merged["sizes"].update(result.get("sizes", {}))
+        if result.get("freshness"):
+            merged["freshness"] = result["freshness"]
+        merged["notes"] += result.get("notes") or []
+        merged.setdefault("machine", result.get("machine"))
+    merged["sizes"] = dict(sorted(merged["sizes"].items(), key=lambda kv: int(kv[0])))
+    merged["command"] = " ; ".join(run["command"] or "" for run in merged["runs"])
+    merged["started_at"] = merged["runs"][0]["started_at"] if merged["runs"] else None
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.report merge --name N a.json b.json`: one JSON, summary and chart."""
+    import argparse
+
+    import orjson
+
+    from benchmarks.run import RESULTS_DIR, evaluate_targets, write_outputs
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("action", choices=["merge"])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("inputs", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    result = merge([orjson.loads(p.read_bytes()) for p in args.inputs], args.name)
+    result["targets"] = evaluate_targets(result)
+    for path in write_outputs(result, args.results_dir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
