@@ -16,13 +16,16 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SCHEMA_VERSION = 1
@@ -32,6 +35,8 @@ TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Columns of user_context that hold JSON text; others that happen to hold JSON are detected too.
+# Naive datetimes are UTC in the warehouse; write them with a Z like aware ones.
+_ORJSON_OPTS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 KNOWN_JSON_COLUMNS = frozenset({"distinct_ids", "recent_events", "patterns", "cohorts", "properties"})
 
 
@@ -78,47 +83,82 @@ def _parse_json_text(text: Any) -> tuple[bool, Any]:
     if not stripped or stripped[0] not in "[{":
         return False, None
     try:
-        return True, json.loads(text)
-    except ValueError:
+        return True, orjson.loads(text)
+    except orjson.JSONDecodeError:
         return False, None
 
 
 def _json_columns(table: pa.Table) -> list[str]:
-    """String columns whose every non-null value is a JSON array or object."""
+    """String columns holding JSON arrays/objects: the known nested columns, or any whose values all
+    start like JSON (checked column-wise; each value is parsed later anyway)."""
     found: list[str] = []
     for field in table.schema:
         if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
             continue
-        values = [v for v in table.column(field.name).to_pylist() if v is not None]
-        if field.name in KNOWN_JSON_COLUMNS and not values:
+        column = table.column(field.name)
+        if field.name in KNOWN_JSON_COLUMNS:
             found.append(field.name)
             continue
-        if values and all(_parse_json_text(v)[0] for v in values):
+        values = pc.drop_null(column)
+        if len(values) == 0:
+            continue
+        starts = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(values), 0, 1)
+        if pc.all(pc.is_in(starts, value_set=pa.array(["[", "{"]))).as_py():
             found.append(field.name)
     return found
 
 
-def _prepare(table: pa.Table, redact_keys: set[str]) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """Redacted Arrow table (JSON columns as text) and row objects (JSON columns as real JSON)."""
+def _mentions_key(text: str, keys: set[str]) -> bool:
+    """Cheap pre-check: a key can only be present if its quoted name appears in the text."""
+    lowered = text.lower()
+    return any(f'"{key}"' in lowered for key in keys)
+
+
+def _prepare(
+    table: pa.Table, redact_keys: set[str]
+) -> tuple[pa.Table, list[dict[str, Any]], list[list[str]]]:
+    """Redacted Arrow table (JSON columns as text), row objects whose JSON columns are pre-encoded
+    fragments, and each row's distinct ids.
+
+    A JSON cell is parsed once (which also validates it) and only re-encoded when it mentions a
+    redacted key, so exporting 100k people stays in seconds.
+    """
     keys = {k.lower() for k in redact_keys}
     dropped = [name for name in table.column_names if name.lower() in keys]
     if dropped:
         table = table.drop_columns(dropped)
-    json_cols = _json_columns(table)
-    rows = table.to_pylist()
-    for row in rows:
-        for name in json_cols:
-            ok, parsed = _parse_json_text(row[name])
-            if ok:
-                row[name] = redact(parsed, keys)
+    json_cols = set(_json_columns(table))
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    valid: dict[str, list[bool]] = {}
     for name in json_cols:
-        texts = [
-            None if row[name] is None else json.dumps(row[name], ensure_ascii=False, default=_json_default)
-            for row in rows
-        ]
+        texts = columns[name]
+        valid[name] = flags = [False] * len(texts)
+        for i, text in enumerate(texts):
+            ok, parsed = _parse_json_text(text)
+            if not ok:
+                continue
+            flags[i] = True
+            if keys and _mentions_key(text, keys):
+                texts[i] = orjson.dumps(redact(parsed, keys), default=_json_default).decode()
         idx = table.column_names.index(name)
         table = table.set_column(idx, pa.field(name, pa.string()), pa.array(texts, type=pa.string()))
-    return table, rows
+    distinct_ids: list[list[str]] = []
+    for value in columns.get("distinct_ids", [None] * table.num_rows):
+        ok, parsed = _parse_json_text(value)
+        if not ok:
+            parsed = [] if value is None else [value]
+        distinct_ids.append([str(v) for v in (parsed if isinstance(parsed, list) else [parsed])])
+    rows: list[dict[str, Any]] = []
+    names = table.column_names
+    for i in range(table.num_rows):
+        row: dict[str, Any] = {}
+        for name in names:
+            value = columns[name][i]
+            if name in valid and valid[name][i]:
+                value = orjson.Fragment(value)
+            row[name] = value
+        rows.append(row)
+    return table, rows, distinct_ids
 
 
 def _fsync_file(path: Path) -> None:
@@ -147,21 +187,18 @@ def _write_bytes(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _distinct_id_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    distinct_ids: list[str] = []
+def _distinct_id_table(rows: list[dict[str, Any]], distinct_ids: list[list[str]]) -> pa.Table:
+    ids: list[str] = []
     person_ids: list[str] = []
     project_ids: list[int | None] = []
-    for row in rows:
-        ids = row.get("distinct_ids") or []
-        if isinstance(ids, str):
-            ids = [ids]
-        for did in ids:
-            distinct_ids.append(str(did))
+    for row, row_ids in zip(rows, distinct_ids, strict=True):
+        for did in row_ids:
+            ids.append(did)
             person_ids.append(str(row.get("person_id")))
             project_ids.append(row.get("project_id"))
     return pa.table(
         {
-            "distinct_id": pa.array(distinct_ids, type=pa.string()),
+            "distinct_id": pa.array(ids, type=pa.string()),
             "person_id": pa.array(person_ids, type=pa.string()),
             "project_id": pa.array(project_ids, type=pa.int64()),
         }
@@ -179,6 +216,7 @@ def _write_version(
     folder: Path,
     table: pa.Table,
     rows: list[dict[str, Any]],
+    distinct_ids: list[list[str]],
     as_of: datetime,
     version: str,
     source: Mapping[str, Any] | None,
@@ -192,26 +230,35 @@ def _write_version(
     _fsync_file(parquet_path)
     files["user_context.parquet"] = _file_entry(parquet_path, table.num_rows)
 
+    # Each row is encoded once and reused for the JSONL file and the per-person files.
+    encoded = [orjson.dumps(row, default=_json_default, option=_ORJSON_OPTS).decode() for row in rows]
     jsonl_path = folder / "user_context.jsonl"
     with open(jsonl_path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=_json_default))
+        for line in encoded:
+            handle.write(line)
             handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
     files["user_context.jsonl"] = _file_entry(jsonl_path, len(rows))
 
     persons_dir = folder / "persons"
     persons_dir.mkdir()
-    for row in rows:
-        stem = safe_file_stem(str(row.get("person_id")))
-        data = json.dumps(row, ensure_ascii=False, default=_json_default).encode("utf-8")
-        _write_bytes(persons_dir / f"{stem}.json", data)
-    _fsync_dir(persons_dir)
+    base = str(persons_dir)
+
+    def write_person(item: tuple[dict[str, Any], str]) -> None:
+        row, line = item
+        with open(f"{base}/{safe_file_stem(str(row.get('person_id')))}.json", "w", encoding="utf-8") as fh:
+            fh.write(line)
+
+    # File creation is syscall-bound and releases the GIL: a few threads overlap it.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in pool.map(write_person, zip(rows, encoded, strict=True), chunksize=256):
+            pass
     files["persons/"] = {"files": len(rows)}
+    # One flush of everything written so far instead of an fsync per person file (100k fsyncs took
+    # ~16 minutes); the version only becomes visible after this, through the rename and the swap.
+    os.sync()
 
     ids_path = folder / "distinct_ids.parquet"
-    ids_table = _distinct_id_table(rows)
+    ids_table = _distinct_id_table(rows, distinct_ids)
     pq.write_table(ids_table, ids_path)
     _fsync_file(ids_path)
     files["distinct_ids.parquet"] = _file_entry(ids_path, ids_table.num_rows)
@@ -291,9 +338,9 @@ def write_export(
         (export_dir / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
         if not os.access(export_dir, os.W_OK) or not os.access(export_dir / VERSIONS_DIR, os.W_OK):
             raise PermissionError(errno.EACCES, "permission denied", str(export_dir))
-        clean, rows = _prepare(table, redact_keys)
+        clean, rows, distinct_ids = _prepare(table, redact_keys)
         manifest = _write_version(
-            tmp_dir, clean, rows, as_of, version, source, {k.lower() for k in redact_keys}
+            tmp_dir, clean, rows, distinct_ids, as_of, version, source, {k.lower() for k in redact_keys}
         )
         final_dir = export_dir / VERSIONS_DIR / version
         os.rename(tmp_dir, final_dir)
