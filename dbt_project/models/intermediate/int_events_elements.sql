@@ -19,7 +19,7 @@ with chains as (
     from {{ ref('stg_posthog__events') }}
     where elements_chain <> ''
     {% if is_incremental() %}
-        and loaded_at >= (select coalesce(max(source_loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
+        and loaded_at > (select coalesce(max(source_loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
     {% endif %}
 ),
 

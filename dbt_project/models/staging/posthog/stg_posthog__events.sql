@@ -1,6 +1,7 @@
 -- Typed PostHog events: one row per uuid, common properties pulled out as columns.
 -- Incremental so the JSON is parsed once per event: a run takes the rows the loader wrote since
--- the last one (a re-loaded uuid has a newer _loaded_at and replaces its old row).
+-- the last one (a re-loaded uuid has a newer _loaded_at and replaces its old row; every load
+-- stamps a later _loaded_at than the previous one).
 {{
     config(
         materialized='incremental',
@@ -13,7 +14,7 @@
 with source as (
     select * from {{ source('posthog_raw', 'events') }}
     {% if is_incremental() %}
-    where _loaded_at >= (select coalesce(max(loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
+    where _loaded_at > (select coalesce(max(loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
     {% endif %}
 ),
 
