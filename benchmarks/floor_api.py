@@ -51,7 +51,9 @@ def page_all(url: str, project_id: int, api_key: str, page_size: int = 50_000) -
             response_bytes += len(response.content)
             results = payload.get("results") or []
             rows += len(results)
-            if not results or len(results) < page_size:
+            # PostHog says whether more rows exist (`hasMore`), so a full last page needs no extra request.
+            more = payload.get("hasMore")
+            if not results or (more is False) or (more is None and len(results) < page_size):
                 break
             columns = payload.get("columns") or _NAMES
             last = results[-1]

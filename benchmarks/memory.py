@@ -53,6 +53,16 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def _short_command(pid: int) -> str:
+    try:
+        raw = Path(PROC, str(pid), "cmdline").read_bytes()
+    except OSError:
+        return f"pid {pid} (gone)"
+    parts = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    text = " ".join(Path(parts[0]).name if i == 0 else part for i, part in enumerate(parts))
+    return text[:120]
+
+
 def tree_rss_bytes(root: int) -> int:
     """Sum of VmRSS over the tree rooted at `root`."""
     return sum(rss_bytes(pid) for pid in tree_pids(root))
@@ -70,6 +80,7 @@ class TreeMemorySampler:
         self.interval = interval
         self.peak_bytes = 0
         self.peak_processes = 0
+        self.peak_breakdown: list[tuple[str, int]] = []
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
@@ -79,12 +90,21 @@ class TreeMemorySampler:
 
     def sample_once(self) -> int:
         pids = tree_pids(self.root)
-        total = sum(rss_bytes(pid) for pid in pids)
+        sizes = [(pid, rss_bytes(pid)) for pid in pids]
+        total = sum(size for _, size in sizes)
         self.samples += 1
         if total > self.peak_bytes:
             self.peak_bytes = total
             self.peak_processes = len(pids)
+            self.peak_breakdown = [(_short_command(pid), size) for pid, size in sizes if size > 20 * 2**20]
         return total
+
+    def breakdown(self) -> list[dict[str, object]]:
+        """Processes holding > 20 MB at the peak: short command line and MB."""
+        rows = []
+        for command, size in sorted(self.peak_breakdown, key=lambda item: -item[1]):
+            rows.append({"command": command, "rss_mb": round(size / 2**20, 1)})
+        return rows
 
     def _loop(self) -> None:
         while not self._stop.is_set():

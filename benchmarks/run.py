@@ -118,6 +118,7 @@ class Bench:
             "stages": result.get("stages", {}),
             "steps": result.get("steps", {}),
             "peak_rss_mb": proc.peak_rss_mb,
+            "peak_rss_by_process": proc.sampler.breakdown() if proc.sampler else [],
             "http_requests": {k: v for k, v in requests.items() if v},
             "query_requests": demo.query_requests(requests),
             "asset_metadata": result.get("asset_metadata", {}),
