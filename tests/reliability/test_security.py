@@ -198,7 +198,8 @@ def test_privacy_keys_never_reach_exports_or_prompts(hostile_build) -> None:
     # And what the serving store hands out for that person has no trace of it either.
     person = scalar(
         ws,
-        "SELECT person_id FROM analytics.fct_enriched_events WHERE distinct_id = 'hostile-user-redact' LIMIT 1",
+        "SELECT person_id FROM analytics.fct_enriched_events"
+        " WHERE distinct_id = 'hostile-user-redact' LIMIT 1",
     )
     row = ExportStore(hostile_build.export_dir).snapshot().get(person)
     assert row is not None and REDACT_CANARY not in str(row)
