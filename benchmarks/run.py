@@ -131,6 +131,9 @@ def per_event(path: dict[str, Any], events: int) -> None:
     path["us_per_event"] = round(seconds / events * 1e6, 2) if events else None
 
 
+_PROGRESS: list[Any] = []  # a callable saving partial results after each part
+
+
 @contextlib.contextmanager
 def section(out: dict[str, Any], name: str) -> Iterator[None]:
     """Record a failing part under out["errors"] and carry on, so one failure keeps the other figures."""
@@ -139,6 +142,9 @@ def section(out: dict[str, Any], name: str) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - reported in the result, never swallowed silently
         log(f"{name} failed: {str(exc)[:500]}")
         out.setdefault("errors", {})[name] = str(exc)[:4000]
+    finally:
+        for save in _PROGRESS:
+            save(out)
 
 
 def _ratio(numerator: float | None, denominator: float | None, digits: int = 2) -> float | None:
@@ -384,6 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(temp)
     try:
         for size in args.sizes:
+            def save(partial: dict[str, Any], size: int = size) -> None:
+                result["sizes"][str(size)] = {k: v for k, v in partial.items() if k != "freshness"}
+                if partial.get("freshness"):
+                    result["freshness"] = partial["freshness"]
+                result["targets"] = evaluate_targets(result)
+                write_outputs(result, args.results_dir)
+
+            _PROGRESS[:] = [save]
             data = bench_size(args, size, workdir / f"n{size}")
             fresh = data.pop("freshness", None)
             if fresh:
