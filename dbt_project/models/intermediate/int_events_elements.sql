@@ -1,25 +1,40 @@
 -- elements_chain parsed in SQL (grammar: elements joined by ';', the clicked element first;
 -- element = tag(.class)* ':' then key="value" attributes with no separator, quotes escaped \").
 -- Garbage and unbalanced quotes only make the regexes match less; nothing here can fail.
--- Incremental: only events staged since the last run are parsed (element enrichment rule
--- changes need --full-refresh, like the other rule-driven columns).
+-- Incremental: only events staged since the last run are parsed, unless the element enrichment
+-- rules changed since the table was built (element_rules_fingerprint differs): then every chain
+-- is parsed again, so a rule edit needs no --full-refresh. A table built before the column existed
+-- gets it added empty, which counts as changed.
 {{
     config(
         materialized='incremental',
         unique_key='event_uuid',
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 {%- set element_pattern -%}(?:[^;"\\]|\\.|"(?:[^"\\]|\\.)*")+{%- endset -%}
 {%- set pair_pattern -%}[A-Za-z0-9_-]+="(?:[^"\\]|\\.)*"{%- endset %}
 
-with chains as (
+with current_rules as (
+    select element_rules_fingerprint from {{ ref('int_rules_fingerprint') }}
+),
+
+{% if is_incremental() %}
+rules_changed as (
+    {{ pc_rules_changed('element_rules_fingerprint') }}
+),
+{% endif %}
+
+chains as (
     select event_uuid, elements_chain, loaded_at
     from {{ ref('stg_posthog__events') }}
     where elements_chain <> ''
     {% if is_incremental() %}
-        and loaded_at > (select coalesce(max(source_loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
+        and (
+            loaded_at > (select coalesce(max(source_loaded_at), cast('1970-01-01' as {{ pc_type_timestamp() }})) from {{ this }})
+            or (select changed from rules_changed)
+        )
     {% endif %}
 ),
 
@@ -244,5 +259,7 @@ select
             then element_base_type || ' in ' || enrichment_description
         else enrichment_description
     end as element_description,
-    source_loaded_at
+    source_loaded_at,
+    current_rules.element_rules_fingerprint
 from typed
+cross join current_rules

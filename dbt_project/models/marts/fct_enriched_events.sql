@@ -4,19 +4,30 @@
 -- Incremental: each run recomputes every event of the sessions touched by new data (events not
 -- yet in the table, or within POSTHOG_LOOKBACK_HOURS of the newest one) and of the persons whose
 -- identity changed, so sessions that span the boundary get the same ids and sequence numbers a
--- full refresh would give.
+-- full refresh would give. When the rules (or label/session settings) changed since the table
+-- was built, rules_fingerprint differs from int_rules_fingerprint and every event is recomputed,
+-- so the run after a rule edit equals a full refresh. A table built before the column existed
+-- gets it added empty, which counts as changed.
 {{
     config(
         materialized='incremental',
         unique_key='event_uuid',
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 {%- set lookback_seconds = pc_int_var('posthog_lookback_hours') * 3600 %}
 
+with current_rules as (
+    select rules_fingerprint from {{ ref('int_rules_fingerprint') }}
+),
+
 {% if is_incremental() %}
-with classified as (
+rules_changed as (
+    {{ pc_rules_changed('rules_fingerprint') }}
+),
+
+classified as (
     select * from {{ ref('int_events_classified') }}
 ),
 
@@ -29,7 +40,9 @@ new_events as (
         classified.posthog_session_id
     from classified
     cross join previous_bounds
+    cross join rules_changed
     where previous_bounds.newest_event_at is null
+        or rules_changed.changed
         or classified.event_at >= {{ pc_add_seconds('previous_bounds.newest_event_at', -lookback_seconds) }}
         or not exists (
             select 1 from {{ this }} as existing where existing.event_uuid = classified.event_uuid
@@ -88,7 +101,7 @@ sessionized as (
     {{ sessionize_events('recompute') }}
 )
 {% else %}
-with sessionized as (
+sessionized as (
     select * from {{ ref('int_events_sessionized') }}
 )
 {% endif %}
@@ -120,5 +133,7 @@ select
     device_type,
     country,
     referrer,
-    created_at
+    created_at,
+    current_rules.rules_fingerprint
 from sessionized
+cross join current_rules
