@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 from ingestion.demo_api.store import DemoStore
 from ingestion.settings import WarehouseSettings
@@ -44,3 +47,36 @@ def assert_exactly_once(
 
 def scalar(ws: WarehouseSettings, sql: str):
     return read_table(ws, sql).column(0)[0].as_py()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
+HOSTILE_LABEL_TEMPLATE = "Said {message} '; drop table x; -- {{ config(enabled=false) }}"
+HOSTILE_PAGE_NAME = "O'Brien's \"page\"; drop table analytics.fct_sessions; -- {{ this }}"
+
+
+def run_dbt(
+    args: list[str], work: Path, duckdb_path: Path, check: bool = True
+) -> subprocess.CompletedProcess:
+    """`dbt <args>` on the project with its artifacts in `work` (never the developer's target folder)."""
+    env = {
+        **os.environ,
+        "WAREHOUSE": "duckdb",
+        "DUCKDB_PATH": str(duckdb_path),
+        "DBT_TARGET_PATH": str(work / "dbt_target"),
+        "DBT_LOG_PATH": str(work / "dbt_logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }
+    project = str(REPO_ROOT / "dbt_project")
+    proc = subprocess.run(
+        [str(DBT), *args, "--profiles-dir", project, "--project-dir", project],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if check and proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
+        raise AssertionError(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+    return proc

@@ -162,7 +162,7 @@ def test_property_values_reach_labels_as_plain_text(hostile_build) -> None:
 
 
 def test_rule_values_reach_labels_as_plain_text(hostile_build) -> None:
-    from conftest import HOSTILE_PAGE_NAME
+    from reliability_helpers import HOSTILE_PAGE_NAME
 
     ws = hostile_build.ws
     template = read_table(

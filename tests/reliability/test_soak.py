@@ -9,8 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import REPO_ROOT, run_dbt
-from reliability_helpers import assert_exactly_once
+from reliability_helpers import REPO_ROOT, assert_exactly_once, run_dbt
 
 from ingestion.demo_api.faults import Fault, FaultPlan
 from ingestion.demo_api.server import DemoPostHog
