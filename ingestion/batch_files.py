@@ -23,6 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.posthog.hogql import EVENT_COLUMN_NAMES
 from ingestion.posthog.normalize import (
     NormalizedBatch,
     normalize_events,
@@ -198,17 +199,7 @@ def json_export_table(path: Path) -> tuple[pa.Table, list[str]]:
         data = data["results"]
     if not isinstance(data, list):
         raise SettingsError(f"{path}: expected a JSON array of events")
-    names = (
-        "uuid",
-        "event",
-        "distinct_id",
-        "timestamp",
-        "created_at",
-        "properties",
-        "elements_chain",
-        "person_id",
-        "person_properties",
-    )
+    names = EVENT_COLUMN_NAMES
     columns: dict[str, list[Any]] = {name: [] for name in names}
     payloads: list[str] = []
     for row in data:
