@@ -178,7 +178,7 @@ def _query_event_pages(
             pending = None
             n = table.num_rows
             stats.pages["events"] += 1
-            has_more = bool(answer.get("hasMore"))
+            has_more = answer.get("hasMore")
             if n:
                 last_uuid = table["uuid"][n - 1].as_py()
                 last_ts = _parse_cursor_ts(table["timestamp"][n - 1].as_py(), where)
@@ -194,8 +194,11 @@ def _query_event_pages(
                 empty_pages = 0
             else:
                 empty_pages += 1
-            # Full page or the server says there is more: ask again (prefetch while this page is written).
-            if n >= limit or (has_more and empty_pages < EMPTY_PAGE_LIMIT):
+            # The query API reads limit + 1 rows to set hasMore, so when it answers, trust it (a full
+            # page with hasMore false is the last one: no extra empty request). Without hasMore, a full
+            # page means ask again. Prefetch while this page is written.
+            more = n >= limit if has_more is None else bool(has_more) and empty_pages < EMPTY_PAGE_LIMIT
+            if more:
                 pending = pool.submit(fetch, after)
             if n:
                 yield table, after
