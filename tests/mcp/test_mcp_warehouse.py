@@ -42,7 +42,7 @@ def demo_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
     )
     if proc.returncode != 0 or not (root / "export" / "current").exists():
         errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "error" in line.lower()]
-        pytest.skip(f"the demo pipeline did not produce an export yet: {' | '.join(errors[-3:])[:500]}")
+        pytest.fail(f"the demo pipeline produced no export: {' | '.join(errors[-3:])[:500]}")
     yield root / "warehouse.duckdb", root / "export"
 
 
