@@ -449,6 +449,36 @@ def _as_bool(value: Any) -> bool | None:
     return str(value).strip().lower() in ("1", "true", "t", "yes")
 
 
+def _keyset_rows(
+    client: PostHogClient,
+    project_id: int,
+    *,
+    kind: str,
+    select: str,
+    key: str,
+    limit: int,
+    stats: RunStats,
+    stat: str,
+) -> Iterator[list[list[Any]]]:
+    """Pages of `select` ordered by `key`, keyset on that key. Like the events pages, `hasMore` is
+    trusted when the answer has it, so a full last page costs no extra empty request."""
+    last = ""
+    while True:
+        where = f" WHERE {key} > {hogql.str_literal(last)}" if last else ""
+        answer = client.query(
+            project_id, kind=kind, hogql=f"{select}{where} ORDER BY {key} ASC LIMIT {limit}"
+        )
+        stats.pages[stat] += 1
+        rows = answer["results"]
+        if rows:
+            yield rows
+            last = str(rows[-1][0])
+        has_more = answer.get("hasMore")
+        more = len(rows) >= limit if has_more is None else bool(has_more)
+        if not rows or not more:
+            break
+
+
 def _query_persons(
     client: PostHogClient,
     settings: PostHogSettings,
@@ -458,46 +488,33 @@ def _query_persons(
 ) -> Iterator[tuple[pa.Table | None, pa.Table | None]]:
     """Persons and distinct ids through the query API, keyset on id / distinct_id."""
     limit = settings.page_size
-    last = ""
-    while True:
-        where = f" WHERE id > {hogql.str_literal(last)}" if last else ""
-        answer = client.query(
-            project_id,
-            kind="persons_query",
-            hogql="SELECT id, created_at, properties, is_identified FROM persons"
-            f"{where} ORDER BY id ASC LIMIT {limit}",
-        )
-        stats.pages["persons"] += 1
-        rows = answer["results"]
+    for rows in _keyset_rows(
+        client,
+        project_id,
+        kind="persons_query",
+        select="SELECT id, created_at, properties, is_identified FROM persons",
+        key="id",
+        limit=limit,
+        stats=stats,
+        stat="persons",
+    ):
         people = [
             {"id": str(r[0]), "created_at": r[1], "properties": r[2], "is_identified": r[3]} for r in rows
         ]
-        if people:
-            yield _persons_tables(project_id, people, [], loaded_at)
-            last = people[-1]["id"]
-        if len(rows) < limit and not answer.get("hasMore"):
-            break
-        if not rows:
-            break
-    last = ""
-    while True:
-        where = f" WHERE distinct_id > {hogql.str_literal(last)}" if last else ""
-        answer = client.query(
-            project_id,
-            kind="person_distinct_ids_query",
-            hogql="SELECT distinct_id, person_id FROM person_distinct_ids"
-            f"{where} ORDER BY distinct_id ASC LIMIT {limit}",
-        )
-        stats.pages["person_distinct_ids"] += 1
-        rows = answer["results"]
+        yield _persons_tables(project_id, people, [], loaded_at)
+    for rows in _keyset_rows(
+        client,
+        project_id,
+        kind="person_distinct_ids_query",
+        select="SELECT distinct_id, person_id FROM person_distinct_ids",
+        key="distinct_id",
+        limit=limit,
+        stats=stats,
+        stat="person_distinct_ids",
+    ):
         pairs = [(str(r[0]), None if r[1] is None else str(r[1])) for r in rows if r[0] is not None]
         if pairs:
             yield _persons_tables(project_id, [], pairs, loaded_at)
-            last = str(rows[-1][0])
-        if len(rows) < limit and not answer.get("hasMore"):
-            break
-        if not rows:
-            break
 
 
 def _rest_persons(
