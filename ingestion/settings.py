@@ -7,6 +7,7 @@ Validation errors name the environment variable that holds the bad value.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,12 +164,49 @@ class PostHogSettings(BaseModel):
         )
 
 
+WAREHOUSE_KINDS = ("duckdb", "postgres", "spark")
+DBT_TARGETS = ("duckdb", "postgres", "spark", "spark_thrift")
+_SPARK_MASTER = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(,\s*[0-9]+)?\])?|(spark|yarn|k8s)(://\S+)?)$")
+_JVM_MEMORY = re.compile(r"^[1-9][0-9]*[kKmMgGtT]?$")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _lake_url(raw: str, name: str) -> str:
+    """A local folder (made absolute) or a bucket URL such as s3://bucket/prefix (kept as written)."""
+    if _URL_SCHEME.match(raw):
+        scheme, rest = raw.split("://", 1)
+        if scheme.lower() == "file":
+            return str(Path(rest).expanduser().resolve())
+        if not rest.strip("/"):
+            raise SettingsError(f"{name}={raw!r} names no bucket or folder")
+        return raw.rstrip("/")
+    if "://" in raw or raw.startswith(("s3:", "gs:", "az:")):
+        raise SettingsError(f"{name}={raw!r} is neither a folder path nor a URL like s3://bucket/prefix")
+    return str(Path(raw).expanduser().resolve())
+
+
+def _redact_url(url: str) -> str:
+    """A URL with any user:password@ part removed, safe to print."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    host, sep, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return f"{scheme}://{host}{sep}{path}"
+
+
 class WarehouseSettings(BaseModel):
-    """Which warehouse dlt writes to and dbt/readers use."""
+    """Which warehouse dlt writes to and dbt/readers use.
+
+    `spark`: dlt writes Parquet files into a lake (SPARK_LAKE_URL, default <SPARK_DATA_DIR>/lake), dbt runs
+    on Spark (metastore, warehouse and scratch all under SPARK_DATA_DIR) and readers open the Parquet
+    folders with an in-process DuckDB (no JVM outside dbt).
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["duckdb", "postgres"] = "duckdb"
+    kind: Literal["duckdb", "postgres", "spark"] = "duckdb"
     duckdb_path: Path = Path("./data/warehouse.duckdb")
     pg_host: str = "localhost"
     pg_port: int = 5432
@@ -176,12 +214,48 @@ class WarehouseSettings(BaseModel):
     pg_password: SecretStr | None = None
     pg_database: str = "posthog"
     pipelines_dir: Path | None = None
+    spark_data_dir: Path = Path("./data/spark")
+    spark_lake_url: str | None = None
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "1g"
+    dbt_target: str | None = None
+    spark_thrift_host: str = "127.0.0.1"
+    spark_thrift_port: int = 10000
+
+    @property
+    def spark_dir(self) -> Path:
+        """SPARK_DATA_DIR as an absolute path (dbt runs in another working directory)."""
+        return self.spark_data_dir.expanduser().resolve()
+
+    @property
+    def lake_url(self) -> str:
+        """Where dlt writes the Parquet lake: SPARK_LAKE_URL, else <SPARK_DATA_DIR>/lake (absolute)."""
+        if self.spark_lake_url:
+            return self.spark_lake_url
+        return str(self.spark_dir / "lake")
+
+    @property
+    def lake_is_local(self) -> bool:
+        return not _URL_SCHEME.match(self.lake_url)
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        """spark.sql.warehouse.dir: dbt-built tables live in <this>/<schema>.db/<table>/."""
+        return self.spark_dir / "warehouse"
+
+    @property
+    def target(self) -> str:
+        """The dbt target: DBT_TARGET, else the warehouse kind."""
+        return self.dbt_target or self.kind
 
     @property
     def dlt_pipelines_dir(self) -> Path:
-        """Pipeline state lives next to the DuckDB file so temp-dir tests stay isolated."""
+        """Pipeline state lives next to the warehouse (DuckDB file folder, or SPARK_DATA_DIR) so temp-dir
+        tests stay isolated."""
         if self.pipelines_dir is not None:
             return self.pipelines_dir
+        if self.kind == "spark":
+            return self.spark_dir / ".dlt_pipelines"
         return self.duckdb_path.expanduser().resolve().parent / ".dlt_pipelines"
 
     def postgres_dsn(self) -> str:
@@ -194,20 +268,59 @@ class WarehouseSettings(BaseModel):
             auth += ":" + quote(password, safe="")
         return f"postgresql://{auth}@{self.pg_host}:{self.pg_port}/{quote(self.pg_database, safe='')}"
 
+    def spark_env(self) -> dict[str, str]:
+        """The Spark settings as absolute environment values, for dbt subprocesses."""
+        env = {
+            "SPARK_DATA_DIR": str(self.spark_dir),
+            "SPARK_LAKE_URL": self.lake_url,
+            "SPARK_MASTER": self.spark_master,
+            "SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+            "SPARK_THRIFT_HOST": self.spark_thrift_host,
+            "SPARK_THRIFT_PORT": str(self.spark_thrift_port),
+        }
+        return env
+
     def describe(self) -> str:
         """Where the warehouse is, safe to print."""
         if self.kind == "duckdb":
             return f"duckdb file {self.duckdb_path}"
+        if self.kind == "spark":
+            where = (
+                f"thrift {self.spark_thrift_host}:{self.spark_thrift_port}"
+                if self.target == "spark_thrift"
+                else f"master {self.spark_master}"
+            )
+            return f"spark lake {_redact_url(self.lake_url)} (data dir {self.spark_dir}, {where})"
         return f"postgres {self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WarehouseSettings:
         env = os.environ if env is None else env
         kind = (_env(env, "WAREHOUSE") or "duckdb").lower()
-        if kind not in ("duckdb", "postgres"):
-            raise SettingsError(f"WAREHOUSE={kind!r} must be 'duckdb' or 'postgres'")
+        if kind not in WAREHOUSE_KINDS:
+            raise SettingsError(f"WAREHOUSE={kind!r} must be one of {', '.join(WAREHOUSE_KINDS)}")
         password = _env(env, "PGPASSWORD")
         pipelines = _env(env, "DLT_PIPELINES_DIR")
+        target = _env(env, "DBT_TARGET")
+        if target is not None:
+            target = target.lower()
+            if target not in DBT_TARGETS:
+                raise SettingsError(f"DBT_TARGET={target!r} must be one of {', '.join(DBT_TARGETS)}")
+            family = "spark" if target.startswith("spark") else target
+            if family != kind:
+                raise SettingsError(
+                    f"DBT_TARGET={target!r} does not match WAREHOUSE={kind!r}"
+                    " (dlt would load one warehouse and dbt build another)"
+                )
+        master = _env(env, "SPARK_MASTER") or "local[2]"
+        if not _SPARK_MASTER.match(master):
+            raise SettingsError(
+                f"SPARK_MASTER={master!r} is not a Spark master URL (local, local[2], local[*], spark://host:7077)"
+            )
+        memory = _env(env, "SPARK_DRIVER_MEMORY") or "1g"
+        if not _JVM_MEMORY.match(memory):
+            raise SettingsError(f"SPARK_DRIVER_MEMORY={memory!r} is not a JVM memory size such as 1g or 512m")
+        lake = _env(env, "SPARK_LAKE_URL")
         return cls(
             kind=kind,  # type: ignore[arg-type]
             duckdb_path=Path(_env(env, "DUCKDB_PATH") or "./data/warehouse.duckdb"),
@@ -217,4 +330,11 @@ class WarehouseSettings(BaseModel):
             pg_password=SecretStr(password) if password else None,
             pg_database=_env(env, "PGDATABASE") or "posthog",
             pipelines_dir=Path(pipelines) if pipelines else None,
+            spark_data_dir=Path(_env(env, "SPARK_DATA_DIR") or "./data/spark"),
+            spark_lake_url=_lake_url(lake, "SPARK_LAKE_URL") if lake else None,
+            spark_master=master,
+            spark_driver_memory=memory,
+            dbt_target=target,
+            spark_thrift_host=_env(env, "SPARK_THRIFT_HOST") or "127.0.0.1",
+            spark_thrift_port=_int(env, "SPARK_THRIFT_PORT", 10000, minimum=1),
         )

@@ -12,6 +12,8 @@ import pyarrow as pa
 
 from ingestion.settings import WarehouseSettings
 
+LAKE_LAYOUT = "{table_name}/{load_id}.{file_id}.{ext}"
+LAKE_DATASETS = ("posthog_raw", "posthog_rules")
 _LOCK_MARKERS = ("lock", "conflicting", "different configuration", "already open")
 
 
@@ -20,9 +22,14 @@ class WarehouseLockedError(RuntimeError):
 
 
 def dlt_destination(ws: WarehouseSettings) -> Any:
-    """The dlt destination for the configured warehouse (a DuckDB file or a PostgreSQL database)."""
+    """The dlt destination for the configured warehouse: a DuckDB file, a PostgreSQL database, or for
+    spark the Parquet lake (dlt's filesystem destination, one folder per table)."""
     import dlt
 
+    if ws.kind == "spark":
+        if ws.lake_is_local:
+            Path(ws.lake_url).mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.filesystem(bucket_url=ws.lake_url, layout=LAKE_LAYOUT)
     if ws.kind == "duckdb":
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
