@@ -244,8 +244,8 @@ def load_json_export(path: str | Path, project_id: int, ws: WarehouseSettings) -
         IngestionError,
         _finish_pending,
         _summarize,
-        loader_file_format,
         make_pipeline,
+        run_pipeline,
         wait_for_warehouse,
     )
 
@@ -257,8 +257,8 @@ def load_json_export(path: str | Path, project_id: int, ws: WarehouseSettings) -
     wait_for_warehouse(ws)
     pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
     try:
-        _finish_pending(pipeline)
-        pipeline.run(json_export_source(path, project_id, stats), loader_file_format=loader_file_format(ws))
+        _finish_pending(pipeline, ws)
+        run_pipeline(pipeline, json_export_source(path, project_id, stats), ws)
     except SettingsError:
         raise
     except Exception as exc:

@@ -76,8 +76,62 @@ def make_pipeline(ws: WarehouseSettings, name: str = PIPELINE_NAME) -> dlt.Pipel
 
 
 def loader_file_format(ws: WarehouseSettings) -> str | None:
-    """Parquet straight into DuckDB; PostgreSQL takes dlt's default (insert_values/csv)."""
-    return "parquet" if ws.kind == "duckdb" else None
+    """Parquet straight into DuckDB and into the Spark lake; PostgreSQL takes dlt's default."""
+    return "parquet" if ws.kind in ("duckdb", "spark") else None
+
+
+def _is_merge(disposition: Any) -> bool:
+    if isinstance(disposition, dict):
+        disposition = disposition.get("disposition")
+    return disposition == "merge"
+
+
+def for_warehouse(source: Any, ws: WarehouseSettings) -> Any:
+    """Adapt a source's write dispositions to the warehouse.
+
+    The Spark lake is plain Parquet files: dlt's filesystem destination cannot merge there (that needs
+    delta/iceberg), so every merging resource appends instead and dbt staging keeps the copy with the
+    highest `_dlt_load_id` per key. Replace stays replace (dlt empties the table folder first).
+    """
+    if ws.kind != "spark":
+        return source
+    for resource in source.resources.values():
+        if _is_merge(resource.write_disposition):
+            resource.apply_hints(write_disposition="append")
+    return source
+
+
+@contextlib.contextmanager
+def lake_load_ids(ws: WarehouseSettings) -> Iterator[None]:
+    """On spark, make dlt add `_dlt_load_id` to Arrow items too (it does for rows, not for Arrow by default).
+
+    Staging de-duplicates the append-only lake on that column, so every Parquet row needs it. The switch
+    is dlt configuration (normalize.parquet_normalizer.add_dlt_load_id), set for the length of the run
+    only so DuckDB/PostgreSQL loads in the same process keep their schema.
+    """
+    if ws.kind != "spark":
+        yield
+        return
+    previous = os.environ.get(_ADD_LOAD_ID_ENV)
+    os.environ[_ADD_LOAD_ID_ENV] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_ADD_LOAD_ID_ENV, None)
+        else:
+            os.environ[_ADD_LOAD_ID_ENV] = previous
+
+
+_ADD_LOAD_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
+
+
+def run_pipeline(pipeline: dlt.Pipeline, data: Any, ws: WarehouseSettings) -> Any:
+    """`pipeline.run` with the file format and write dispositions the warehouse needs."""
+    if hasattr(data, "resources"):
+        data = for_warehouse(data, ws)
+    with lake_load_ids(ws):
+        return pipeline.run(data, loader_file_format=loader_file_format(ws))
 
 
 def lock_wait_seconds() -> float:
@@ -127,11 +181,15 @@ def exclusive_run(ws: WarehouseSettings, wait_seconds: float | None = None) -> I
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _finish_pending(pipeline: dlt.Pipeline) -> None:
+def _finish_pending(pipeline: dlt.Pipeline, ws: WarehouseSettings | None = None) -> None:
     """Load packages a previous run extracted but did not load (crash between extract and load)."""
     if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
         log.warning("pipeline %s: loading packages left over by an earlier run", pipeline.pipeline_name)
-        pipeline.run()
+        if ws is None:
+            pipeline.run()
+            return
+        with lake_load_ids(ws):
+            pipeline.run()
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -280,9 +338,9 @@ def _run_posthog_load(
     run_started = datetime.now(UTC)
     with _client_for(settings, demo) as client:
         try:
-            _finish_pending(pipeline)
+            _finish_pending(pipeline, ws)
             source = posthog(settings, client, stats=stats, time_range=time_range, run_started=run_started)
-            pipeline.run(_select(source, resources), loader_file_format=loader_file_format(ws))
+            run_pipeline(pipeline, _select(source, resources), ws)
         except Exception as exc:  # dlt wraps resource errors; surface the one that says what happened
             root = _root_cause(exc)
             message = client.scrub(str(root) if root is not exc else str(exc))
@@ -315,9 +373,9 @@ def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSetti
         wait_for_warehouse(ws)
         pipeline = make_pipeline(ws, FILES_PIPELINE_NAME)
         try:
-            _finish_pending(pipeline)
+            _finish_pending(pipeline, ws)
             source = batch_export_source(url, fmt, project_id, stats=stats)
-            pipeline.run(source, loader_file_format=loader_file_format(ws))
+            run_pipeline(pipeline, source, ws)
         except Exception as exc:
             root = _root_cause(exc)
             raise IngestionError(

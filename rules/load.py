@@ -63,7 +63,8 @@ def load_rules_to_warehouse(ruleset: RuleSet, ws: WarehouseSettings) -> dict[str
         dataset_name=DATASET_NAME,
         pipelines_dir=str(ws.dlt_pipelines_dir),
     )
-    # DuckDB loads Parquet files natively; PostgreSQL gets dlt's default format (no Parquet loader there).
-    file_format = "parquet" if ws.kind == "duckdb" else None
+    # DuckDB loads Parquet files natively and the Spark lake is Parquet; PostgreSQL gets dlt's default
+    # format (no Parquet loader there). Rules are always replaced, so the lake needs no merge either.
+    file_format = "parquet" if ws.kind in ("duckdb", "spark") else None
     pipeline.run(_resources(tables), loader_file_format=file_format)
     return {name: table.num_rows for name, table in tables.items()}
