@@ -1,0 +1,239 @@
+"""DuckDB and Spark must agree: the demo data through the whole pipeline on both engines.
+
+Spark side, in one project folder (SPARK_DATA_DIR): demo API over HTTP → dlt → Parquet lake → `dbt build`
+on a local Spark session; then new and late events arrive, dlt appends them (plus the look-back re-read,
+so the lake holds duplicates) and the incremental `dbt build` runs through a Spark Thrift Server started
+from the pyspark installation (`method: thrift`). DuckDB side: the final data loaded once and built from
+scratch. Every published model must then match row for row (run-time columns aside), which proves the
+engines agree and that Spark's incremental `insert_overwrite` run equals a full build.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbt_harness import RULES_DIR, DbtResult, dbt_env, run_dbt
+from thrift_server import spark_thrift_server
+
+pytestmark = pytest.mark.spark
+
+END = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
+RANDOM_USERS = 8
+
+# Published models and the columns that depend on when the build ran, not on the data.
+PUBLISHED: dict[str, set[str]] = {
+    "fct_enriched_events": set(),
+    "fct_sessions": set(),
+    "fct_event_activity_hourly": set(),
+    "fct_event_activity_daily": set(),
+    "dim_persons": set(),
+    "fct_user_patterns": {"detected_at"},
+    "fct_cohort_membership": set(),
+    "fct_cohort_matches": set(),
+    "user_context": {"context_as_of"},
+}
+
+
+@dataclass
+class EngineRuns:
+    spark_ws: Any
+    duckdb_ws: Any
+    first_build: DbtResult
+    thrift_build: DbtResult
+    duckdb_build: DbtResult
+    late_added: int
+    new_added: int
+
+
+def _load(ws: Any, demo: Any) -> None:
+    from ingestion.pipeline import run_posthog_load
+    from ingestion.settings import PostHogSettings
+    from rules.load import load_rules_to_warehouse
+    from rules.loader import load_rules
+
+    run_posthog_load(PostHogSettings(max_retries=2), ws, demo=demo)
+    load_rules_to_warehouse(load_rules(RULES_DIR), ws)
+
+
+def _more_events(store: Any) -> tuple[int, int]:
+    """New events for an existing and a brand-new person, plus late arrivals behind the cursor."""
+    known = (
+        store.cursor()
+        .execute(
+            "select distinct_id from person_distinct_ids where project_id = 1 order by distinct_id limit 1"
+        )
+        .fetchall()[0][0]
+    )
+    base = END - timedelta(minutes=20)
+    rows = []
+    for i, who in enumerate([known, known, "spark-newcomer", "spark-newcomer", "spark-newcomer"]):
+        rows.append(
+            {
+                "event": "$pageview" if i % 2 == 0 else "$autocapture",
+                "distinct_id": who,
+                "timestamp": base + timedelta(minutes=3 * i),
+                "properties": {
+                    "$current_url": "https://shop.example.com/pricing",
+                    "$pathname": "/pricing",
+                    "$session_id": f"spark-session-{who}",
+                },
+                "elements_chain": 'button.btn:text="Upgrade to Pro"nth-child="1"nth-of-type="1"'
+                if i % 2
+                else "",
+            }
+        )
+    new = store.append_events(rows)
+    late = store.add_backwards_events(1, 12, seconds_back=5 * 3600)
+    return new, late
+
+
+def _spark_env(work: Path, ws: Any, target: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dbt_env(
+        work,
+        {
+            "WAREHOUSE": "spark",
+            "DBT_TARGET": target,
+            "COHORT_REFERENCE_TIME": END.isoformat(),
+            **ws.spark_env(),
+            **(extra or {}),
+        },
+    )
+    env.pop("DUCKDB_PATH", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> EngineRuns:
+    from ingestion.demo_api.server import DemoPostHog
+    from ingestion.demo_api.store import DemoStore
+    from ingestion.settings import WarehouseSettings
+
+    work = tmp_path_factory.mktemp("spark_parity")
+    spark_ws = WarehouseSettings(
+        kind="spark", spark_data_dir=work / "spark", pipelines_dir=work / "dlt_spark"
+    )
+    duckdb_ws = WarehouseSettings(
+        kind="duckdb", duckdb_path=work / "warehouse.duckdb", pipelines_dir=work / "dlt_duckdb"
+    )
+    store = DemoStore.generate(seed=11, users=RANDOM_USERS, days=2, end=END)
+    with DemoPostHog(store) as demo:
+        _load(spark_ws, demo)
+        first = run_dbt(["build"], _spark_env(work / "dbt_spark_1", spark_ws, "spark"))
+
+        new, late = _more_events(store)
+        _load(spark_ws, demo)
+        with spark_thrift_server(spark_ws.spark_dir) as server:
+            thrift_env = _spark_env(
+                work / "dbt_spark_2",
+                spark_ws,
+                "spark_thrift",
+                {"SPARK_THRIFT_HOST": server.host, "SPARK_THRIFT_PORT": str(server.port)},
+            )
+            # Unit tests ran in the first build; the thrift build runs every model and data test.
+            second = run_dbt(["build", "--exclude", "test_type:unit"], thrift_env)
+
+        _load(duckdb_ws, demo)
+    duck_env = dbt_env(
+        work / "dbt_duckdb",
+        {
+            "WAREHOUSE": "duckdb",
+            "DUCKDB_PATH": str(duckdb_ws.duckdb_path),
+            "COHORT_REFERENCE_TIME": END.isoformat(),
+        },
+    )
+    duck = run_dbt(["build", "--exclude", "test_type:unit"], duck_env)
+    return EngineRuns(spark_ws, duckdb_ws, first, second, duck, late, new)
+
+
+def _canonical(value: Any) -> Any:
+    """One spelling per value across engines: UTC instants, rounded floats, parsed JSON text."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    return value
+
+
+def _rows(ws: Any, model: str, skip: set[str]) -> list[tuple]:
+    from ingestion.warehouse import read_table
+
+    table = read_table(ws, f"select * from analytics.{model}")
+    columns = sorted(c for c in table.column_names if c not in skip)
+    data = table.select(columns).to_pylist()
+    return sorted(
+        (tuple((c, _canonical(row[c])) for c in columns) for row in data),
+        key=lambda r: json.dumps(r, default=str),
+    )
+
+
+def test_both_spark_builds_and_the_duckdb_build_pass(engines: EngineRuns) -> None:
+    for build in (engines.first_build, engines.thrift_build, engines.duckdb_build):
+        assert build.returncode == 0
+        assert not build.failures()
+    kinds = {r["unique_id"].split(".")[0] for r in engines.first_build.results}
+    assert {"model", "test", "unit_test"} <= kinds
+    assert engines.new_added == 5 and engines.late_added == 12
+
+
+@pytest.mark.parametrize("model", sorted(PUBLISHED))
+def test_published_model_identical_on_duckdb_and_spark(engines: EngineRuns, model: str) -> None:
+    spark_rows = _rows(engines.spark_ws, model, PUBLISHED[model])
+    duck_rows = _rows(engines.duckdb_ws, model, PUBLISHED[model])
+    assert spark_rows, f"{model} is empty on spark"
+    assert len(spark_rows) == len(duck_rows), (
+        f"{model}: {len(spark_rows)} rows on spark, {len(duck_rows)} on duckdb"
+    )
+    missing = [r for r in duck_rows if r not in set(spark_rows)][:3]
+    extra = [r for r in spark_rows if r not in set(duck_rows)][:3]
+    assert not missing and not extra, f"{model} differs:\nonly duckdb: {missing}\nonly spark: {extra}"
+
+
+def test_append_only_lake_still_gives_one_row_per_event(engines: EngineRuns) -> None:
+    from ingestion.warehouse import read_table
+
+    raw = read_table(
+        engines.spark_ws, "select count(*) as n, count(distinct uuid) as d from posthog_raw.events"
+    )
+    raw_rows, raw_distinct = raw.column("n")[0].as_py(), raw.column("d")[0].as_py()
+    assert raw_rows > raw_distinct, "the look-back re-read should have appended duplicates to the lake"
+    published = read_table(
+        engines.spark_ws,
+        "select count(*) as n, count(distinct event_uuid) as d from analytics.fct_enriched_events",
+    )
+    assert published.column("n")[0].as_py() == published.column("d")[0].as_py() == raw_distinct
+
+
+def test_new_and_late_events_reached_the_spark_context(engines: EngineRuns) -> None:
+    from ingestion.warehouse import read_table
+
+    late = read_table(
+        engines.spark_ws,
+        "select count(*) as n from analytics.fct_enriched_events where properties like '%late_arrival%'",
+    )
+    assert late.column("n")[0].as_py() == engines.late_added
+    newcomer = read_table(
+        engines.spark_ws,
+        "select count(*) as n from analytics.fct_enriched_events where distinct_id = 'spark-newcomer'",
+    )
+    assert newcomer.column("n")[0].as_py() == 3
+
+
+def test_spark_files_stay_in_the_project_data_dir(engines: EngineRuns) -> None:
+    data_dir: Path = engines.spark_ws.spark_dir
+    assert (data_dir / "metastore_db").is_dir()
+    assert (data_dir / "warehouse" / "analytics.db" / "user_context").is_dir()
+    assert not (Path.cwd() / "metastore_db").exists()
+    assert not (Path.cwd() / "spark-warehouse").exists()
