@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -159,9 +160,17 @@ def exclusive_run(ws: WarehouseSettings, wait_seconds: float | None = None) -> I
     file mid-load (one of them, or both, failing half-way); the second one now waits for the first.
     """
     wait_seconds = lock_wait_seconds() if wait_seconds is None else wait_seconds
-    folder = ws.dlt_pipelines_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / "loads.lock"
+    with file_lock(ws.dlt_pipelines_dir / "loads.lock", f"another load into {ws.describe()}", wait_seconds):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path, holder: str, wait_seconds: float) -> Iterator[None]:
+    """An exclusive advisory lock on `lock_path` across processes, waiting at most `wait_seconds`.
+
+    `holder` says who else may hold it, for the error message ("another load into ...").
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:
         deadline = time.monotonic() + max(wait_seconds, 0)
         while True:
@@ -171,8 +180,7 @@ def exclusive_run(ws: WarehouseSettings, wait_seconds: float | None = None) -> I
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise WarehouseLockedError(
-                        f"another load into {ws.describe()} is still running"
-                        f" (lock {lock_path}, waited {wait_seconds:g}s)"
+                        f"{holder} is still running (lock {lock_path}, waited {wait_seconds:g}s)"
                     ) from None
                 time.sleep(0.1)
         try:

@@ -13,7 +13,13 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.config import OrchestrationSettings
 from orchestration.defs import steps
-from orchestration.defs.dbt import TRANSLATOR, DbtBuildConfig, dbt_args, pin_warehouse_env
+from orchestration.defs.dbt import (
+    TRANSLATOR,
+    DbtBuildConfig,
+    dbt_args,
+    dbt_session,
+    pin_warehouse_env,
+)
 from orchestration.defs.exports import EXPORT_KEY
 from orchestration.defs.ingestion import WAREHOUSE_POOL, raw_key
 from orchestration.defs.jobs import WRITER_TAGS
@@ -102,11 +108,12 @@ def build_backfill_job(settings: OrchestrationSettings, project: DbtProject | No
         if project is None:
             yield dg.Output(window)
             return
-        pin_warehouse_env(warehouse)
+        ws = pin_warehouse_env(warehouse)
         args = dbt_args(DbtBuildConfig(backfill_start=window["start"], backfill_end=window["end"]))
-        yield from dbt.cli(
-            args, manifest=project.manifest_path, dagster_dbt_translator=TRANSLATOR, context=context
-        ).stream()
+        with dbt_session(ws):
+            yield from dbt.cli(
+                args, manifest=project.manifest_path, dagster_dbt_translator=TRANSLATOR, context=context
+            ).stream()
         yield dg.Output(window)
 
     @dg.op(pool=WAREHOUSE_POOL)

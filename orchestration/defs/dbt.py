@@ -5,12 +5,13 @@ keys the dlt and rules assets produce, so lineage runs from PostHog to the expor
 Error-severity dbt tests become blocking checks (dagster-dbt default), stopping downstream assets.
 """
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from ingestion.settings import WarehouseSettings
 from orchestration.config import DBT_PROJECT_DIR
 from orchestration.defs.ingestion import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
@@ -102,11 +104,44 @@ def _manifest_stale(project: DbtProject) -> bool:
     )
 
 
-def pin_warehouse_env(warehouse: WarehouseResource) -> None:
-    """dbt runs with the dbt project as working directory: hand it the warehouse as absolute settings."""
+def pin_warehouse_env(warehouse: WarehouseResource) -> WarehouseSettings:
+    """dbt runs with the dbt project as working directory: hand it the warehouse as absolute settings.
+
+    The dbt subprocess inherits this environment: WAREHOUSE and DBT_TARGET pick the profile target, and
+    on spark every SPARK_* setting is passed as an absolute value (the session JVM runs inside dbt).
+    """
     ws = warehouse.settings()
     os.environ["WAREHOUSE"] = ws.kind
+    if ws.dbt_target:
+        os.environ["DBT_TARGET"] = ws.dbt_target
+    else:
+        os.environ.pop("DBT_TARGET", None)  # the profile then follows WAREHOUSE
     os.environ["DUCKDB_PATH"] = str(ws.duckdb_path.expanduser().resolve())
+    if ws.kind == "spark":
+        os.environ.update(ws.spark_env())
+        log4j = DBT_PROJECT_DIR / "spark" / "log4j2.properties"
+        if log4j.is_file() and not os.environ.get("SPARK_LOG4J_CONFIG", "").strip():
+            os.environ["SPARK_LOG4J_CONFIG"] = str(log4j)
+        for folder in ("tmp", "warehouse"):
+            (ws.spark_dir / folder).mkdir(parents=True, exist_ok=True)
+    return ws
+
+
+@contextlib.contextmanager
+def dbt_session(ws: WarehouseSettings) -> Iterator[None]:
+    """At most one dbt process per SPARK_DATA_DIR: the session JVM runs inside dbt and the Derby metastore
+    under SPARK_DATA_DIR admits one JVM. Dagster's `warehouse` pool already runs one writing step at a
+    time; this lock also covers a second Dagster instance or CLI run on the same folder (bounded wait,
+    WAREHOUSE_LOCK_WAIT_SECONDS, then a clear error). Other warehouses need no lock here."""
+    if ws.kind != "spark" or ws.target == "spark_thrift":
+        yield
+        return
+    from ingestion.pipeline import file_lock, lock_wait_seconds
+
+    with file_lock(
+        ws.spark_dir / "dbt.lock", f"another dbt build on Spark ({ws.spark_dir})", lock_wait_seconds()
+    ):
+        yield
 
 
 class DbtBuildConfig(dg.Config):
@@ -151,8 +186,9 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         config: DbtBuildConfig,
     ):
         """`dbt build` of the selected models; tests report as asset checks."""
-        pin_warehouse_env(warehouse)
-        yield from dbt.cli(dbt_args(config), context=context).stream()
+        ws = pin_warehouse_env(warehouse)
+        with dbt_session(ws):
+            yield from dbt.cli(dbt_args(config), context=context).stream()
 
     return posthog_dbt_models
 

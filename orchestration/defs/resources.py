@@ -40,17 +40,26 @@ class PostHogResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Which warehouse (duckdb or postgres) and where; PG* settings come from the environment."""
+    """Which warehouse (duckdb, postgres or spark) and where; PG* and the other SPARK_* settings come from
+    the environment."""
 
     kind: str | None = None
     duckdb_path: str | None = None
+    spark_data_dir: str | None = None
+    spark_lake_url: str | None = None
+    dbt_target: str | None = None
 
     def settings(self) -> WarehouseSettings:
         env = dict(os.environ)
-        if self.kind:
-            env["WAREHOUSE"] = self.kind
-        if self.duckdb_path:
-            env["DUCKDB_PATH"] = self.duckdb_path
+        for name, value in (
+            ("WAREHOUSE", self.kind),
+            ("DUCKDB_PATH", self.duckdb_path),
+            ("SPARK_DATA_DIR", self.spark_data_dir),
+            ("SPARK_LAKE_URL", self.spark_lake_url),
+            ("DBT_TARGET", self.dbt_target),
+        ):
+            if value:
+                env[name] = value
         return WarehouseSettings.from_env(env)
 
 
@@ -78,7 +87,13 @@ def build_resources() -> dict[str, object]:
             project_id=env_or_none("POSTHOG_PROJECT_ID"),
             personal_api_key=env_or_none("POSTHOG_PERSONAL_API_KEY"),
         ),
-        "warehouse": WarehouseResource(kind=env_or_none("WAREHOUSE"), duckdb_path=env_or_none("DUCKDB_PATH")),
+        "warehouse": WarehouseResource(
+            kind=env_or_none("WAREHOUSE"),
+            duckdb_path=env_or_none("DUCKDB_PATH"),
+            spark_data_dir=env_or_none("SPARK_DATA_DIR"),
+            spark_lake_url=env_or_none("SPARK_LAKE_URL"),
+            dbt_target=env_or_none("DBT_TARGET"),
+        ),
         "paths": ContextPathsResource(
             rules_dir=env_or_none("RULES_DIR"), export_dir=env_or_none("EXPORT_DIR")
         ),
