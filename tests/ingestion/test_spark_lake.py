@@ -244,3 +244,61 @@ def test_json_export_loads_into_the_lake(tmp_path: Path) -> None:
         ws, "select count(*) as n, count(distinct _dlt_load_id) as loads from posthog_raw.events"
     ).to_pylist()[0]
     assert got == {"n": 372, "loads": 1}
+
+
+# -- orchestration on spark (no JVM: checks read the lake through DuckDB) -----------------------------
+def test_raw_checks_on_spark(lake: LakeRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from orchestration.config import OrchestrationSettings
+    from orchestration.defs.ingestion import raw_checks
+    from orchestration.defs.resources import WarehouseResource
+
+    monkeypatch.setenv("FRESHNESS_MAX_HOURS", "48")
+    duplicates, freshness = raw_checks(OrchestrationSettings.from_env())
+    resource = WarehouseResource(kind="spark", spark_data_dir=str(lake.ws.spark_dir))
+    assert resource.settings().lake_url == lake.ws.lake_url
+    assert duplicates(warehouse=resource).passed
+    assert freshness(warehouse=resource).passed
+
+    # The same uuid twice within one load is ambiguous for staging: the check fails.
+    copy = tmp_path / "spark"
+    shutil.copytree(lake.ws.spark_dir / "lake", copy / "lake")
+    events = sorted((copy / "lake" / "posthog_raw" / "events").glob("*.parquet"))[0]
+    shutil.copy(events, events.with_name(events.name.replace(".parquet", "x.parquet")))
+    bad = duplicates(warehouse=WarehouseResource(kind="spark", spark_data_dir=str(copy)))
+    assert not bad.passed and bad.metadata["duplicate_uuids"].value == lake.first.events_loaded
+
+
+def test_dbt_gets_the_spark_settings_and_one_session_per_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from ingestion.warehouse import WarehouseLockedError
+    from orchestration.defs.dbt import dbt_session, pin_warehouse_env
+    from orchestration.defs.resources import WarehouseResource
+
+    # pin_warehouse_env writes these into os.environ (for the dbt subprocess): restore them afterwards.
+    pinned = (
+        "WAREHOUSE",
+        "DBT_TARGET",
+        "DUCKDB_PATH",
+        "SPARK_LOG4J_CONFIG",
+        *WarehouseSettings().spark_env(),
+    )
+    for name in pinned:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WAREHOUSE_LOCK_WAIT_SECONDS", "0.2")
+    monkeypatch.chdir(tmp_path)
+    ws = pin_warehouse_env(WarehouseResource(kind="spark", spark_data_dir="relative/spark"))
+    assert os.environ["WAREHOUSE"] == "spark" and "DBT_TARGET" not in os.environ
+    assert os.environ["SPARK_DATA_DIR"] == str(tmp_path / "relative" / "spark")  # absolute for dbt's cwd
+    assert os.environ["SPARK_LAKE_URL"] == str(tmp_path / "relative" / "spark" / "lake")
+    assert (ws.spark_dir / "tmp").is_dir()
+    with dbt_session(ws):
+        with pytest.raises(WarehouseLockedError, match="another dbt build on Spark"):
+            with dbt_session(ws):
+                pass
+    with dbt_session(ws):  # released after the first one ended
+        pass
