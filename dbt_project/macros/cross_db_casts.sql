@@ -59,6 +59,13 @@
 {% macro default__pc_type_text() -%}varchar{%- endmacro %}
 {% macro postgres__pc_type_text() -%}text{%- endmacro %}
 
+{#- Double-precision float type. -#}
+{% macro pc_type_double() -%}
+    {{ return(adapter.dispatch('pc_type_double', 'posthog_context')()) }}
+{%- endmacro %}
+
+{% macro default__pc_type_double() -%}double precision{%- endmacro %}
+
 {#- md5 hex of a text expression (stable ids). -#}
 {% macro pc_md5(expr) -%}
     md5(cast({{ expr }} as {{ pc_type_text() }}))

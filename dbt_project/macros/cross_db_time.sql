@@ -98,3 +98,20 @@
         {{ pc_cast_timestamp(pc_literal(ref)) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The UTC calendar date of an instant. -#}
+{% macro pc_utc_date(ts) -%}
+    {{ return(adapter.dispatch('pc_utc_date', 'posthog_context')(ts)) }}
+{%- endmacro %}
+
+{% macro default__pc_utc_date(ts) -%}
+    cast(timezone('UTC', {{ ts }}) as date)
+{%- endmacro %}
+
+{% macro postgres__pc_utc_date(ts) -%}
+    cast(({{ ts }}) at time zone 'UTC' as date)
+{%- endmacro %}
+
+{% macro spark__pc_utc_date(ts) -%}
+    to_date({{ ts }})
+{%- endmacro %}

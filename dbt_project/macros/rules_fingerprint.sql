@@ -5,13 +5,11 @@
 {% macro pc_rules_changed(column) -%}
     {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- if column | lower in built_columns -%}
-    select exists (
-        select 1
-        from {{ this }} as built
-        cross join current_rules
-        where built.{{ column }} is null
-            or built.{{ column }} <> current_rules.{{ column }}
-    ) as changed
+    select count(*) > 0 as changed
+    from {{ this }} as built
+    cross join current_rules
+    where built.{{ column }} is null
+        or built.{{ column }} <> current_rules.{{ column }}
     {%- else -%}
     select true as changed
     {%- endif -%}

@@ -207,13 +207,13 @@ period_counts as (
         cohort_id,
         node_path,
         person_id,
-        floor(cast(age_us as double precision) / cast(period_us as double precision)) as period_index,
+        floor(cast(age_us as {{ pc_type_double() }}) / cast(period_us as {{ pc_type_double() }})) as period_index,
         count(*) as n_events
     from key_hits
     where behavior_kind = 'performed_event_regularly'
         and period_us > 0
     group by project_id, cohort_id, node_path, person_id,
-        floor(cast(age_us as double precision) / cast(period_us as double precision))
+        floor(cast(age_us as {{ pc_type_double() }}) / cast(period_us as {{ pc_type_double() }}))
 ),
 
 regular_counts as (

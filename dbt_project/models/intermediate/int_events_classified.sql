@@ -38,7 +38,7 @@ candidates as (
     inner join rules
         on rules.match_kind = 'keyword'
         and substr(events.event_name, 1, 1) <> '$'
-        and strpos(lower(events.event_name), rules.match_value_lower) > 0
+        and position(rules.match_value_lower in lower(events.event_name)) > 0
 ),
 
 classification as (
@@ -191,7 +191,7 @@ phrased as (
         enriched.*,
         -- Quoted element text, whitespace collapsed and kept short; shown as plain text.
         case when element_text is not null then
-            '''' || case when length(clean_text) > 60 then left(clean_text, 59) || '…' else clean_text end || ''''
+            {{ pc_literal("'") }} || case when length(clean_text) > 60 then left(clean_text, 59) || '…' else clean_text end || {{ pc_literal("'") }}
         end as quoted_text,
         case action_type
             when 'rage_click' then 'Rage-clicked'

@@ -9,10 +9,14 @@
     config(
         materialized='incremental',
         unique_key='event_uuid',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        **pc_incremental_config('event_date')
     )
 }}
+{%- set output_columns = [
+    'event_uuid', 'element_tag', 'element_text', 'element_href', 'element_id', 'element_classes',
+    'element_attributes', 'ancestor_tags', 'element_base_type', 'element_description', 'source_loaded_at',
+    'element_rules_fingerprint', 'event_date'] %}
 {%- set element_pattern -%}(?:[^;"\\]|\\.|"(?:[^"\\]|\\.)*")+{%- endset -%}
 {%- set pair_pattern -%}[A-Za-z0-9_-]+="(?:[^"\\]|\\.)*"{%- endset %}
 
@@ -27,7 +31,7 @@ rules_changed as (
 {% endif %}
 
 chains as (
-    select event_uuid, elements_chain, loaded_at
+    select event_uuid, elements_chain, loaded_at, event_date
     from {{ ref('stg_posthog__events') }}
     where elements_chain <> ''
     {% if is_incremental() %}
@@ -84,14 +88,14 @@ attributes as (
              when pair_key = 'attr_id' then 'id'
              else lower(pair_key) end as attribute_name,
         pair_key,
-        replace(replace(pair_value, '\"', '"'), '\\', '\') as attribute_value
+        replace(replace(pair_value, {{ pc_literal('\\"') }}, '"'), {{ pc_literal('\\\\') }}, {{ pc_literal('\\') }}) as attribute_value
     from (
         select
             event_uuid,
             element_index,
             pair_index,
             {{ pc_regex_extract('pair_raw', '^([A-Za-z0-9_-]+)="') }} as pair_key,
-            substr(pair_raw, strpos(pair_raw, '="') + 2, length(pair_raw) - strpos(pair_raw, '="') - 2) as pair_value
+            substr(pair_raw, position('="' in pair_raw) + 2, length(pair_raw) - position('="' in pair_raw) - 2) as pair_value
         from pairs
     ) as split_pairs
 ),
@@ -197,7 +201,8 @@ assembled as (
         interactive.element_index as base_index,
         enrichment.element_index as enrichment_index,
         enrichment.description as enrichment_description,
-        chains.loaded_at as source_loaded_at
+        chains.loaded_at as source_loaded_at,
+        chains.event_date
     from per_element as target
     inner join chains
         on chains.event_uuid = target.event_uuid
@@ -237,8 +242,9 @@ typed as (
             else 'element'
         end as element_base_type
     from assembled
-)
+),
 
+pc_output as (
 select
     event_uuid,
     element_tag,
@@ -253,13 +259,17 @@ select
     -- interactive control says where the control sits ("button in product card").
     case
         when enrichment_description is null then element_base_type
-        when strpos(enrichment_description, '{base_type}') > 0
+        when position('{base_type}' in enrichment_description) > 0
             then replace(enrichment_description, '{base_type}', element_base_type)
         when base_index is not null and enrichment_index > base_index
             then element_base_type || ' in ' || enrichment_description
         else enrichment_description
     end as element_description,
     source_loaded_at,
-    current_rules.element_rules_fingerprint
+    current_rules.element_rules_fingerprint,
+    event_date
 from typed
 cross join current_rules
+)
+
+{{ pc_incremental_rows('pc_output', 'event_uuid', 'event_date', output_columns) }}

@@ -56,7 +56,7 @@ hits as (
             partition by h.project_id, h.cohort_id, h.node_path, h.person_id
         ) as first_age_us,
         case when l.period_us > 0
-            then floor(cast(h.age_us as double precision) / cast(l.period_us as double precision))
+            then floor(cast(h.age_us as {{ pc_type_double() }}) / cast(l.period_us as {{ pc_type_double() }}))
         end as period_index
     from {{ ref('int_cohort_behavioral_hits') }} as h
     inner join matched_leaves as l

@@ -12,10 +12,16 @@
     config(
         materialized='incremental',
         unique_key='event_uuid',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        **pc_incremental_config('event_date')
     )
 }}
+{%- set output_columns = [
+    'event_uuid', 'project_id', 'person_id', 'distinct_id', 'event_name', 'event_at', 'session_id',
+    'sequence_number', 'event_type', 'action_type', 'page_path', 'page_title', 'current_url', 'element_tag',
+    'element_text', 'element_href', 'element_id', 'element_classes', 'element_attributes', 'ancestor_tags',
+    'semantic_label', 'browser', 'os', 'device_type', 'country', 'referrer', 'created_at', 'rules_fingerprint',
+    'event_date'] %}
 {%- set lookback_seconds = pc_int_var('posthog_lookback_hours') * 3600 %}
 
 with current_rules as (
@@ -104,8 +110,9 @@ sessionized as (
 sessionized as (
     select * from {{ ref('int_events_sessionized') }}
 )
-{% endif %}
+{% endif %},
 
+pc_output as (
 select
     event_uuid,
     project_id,
@@ -134,6 +141,10 @@ select
     country,
     referrer,
     created_at,
-    current_rules.rules_fingerprint
+    current_rules.rules_fingerprint,
+    {{ pc_utc_date('event_at') }} as event_date
 from sessionized
 cross join current_rules
+)
+
+{{ pc_incremental_rows('pc_output', 'event_uuid', 'event_date', output_columns) }}

@@ -128,8 +128,8 @@ clicked_targets as (
             session_id,
             case action_type when 'rage_click' then 'rage-clicked' when 'submit' then 'submitted'
                 else 'clicked' end as verb,
-            '''' || case when length(element_text) > 40 then left(element_text, 39) || '…'
-                else element_text end || '''' as target,
+            {{ pc_literal("'") }} || case when length(element_text) > 40 then left(element_text, 39) || '…'
+                else element_text end || {{ pc_literal("'") }} as target,
             count(*) as times,
             min(sequence_number) as first_sequence
         from events
@@ -138,8 +138,8 @@ clicked_targets as (
         group by project_id, session_id,
             case action_type when 'rage_click' then 'rage-clicked' when 'submit' then 'submitted'
                 else 'clicked' end,
-            '''' || case when length(element_text) > 40 then left(element_text, 39) || '…'
-                else element_text end || ''''
+            {{ pc_literal("'") }} || case when length(element_text) > 40 then left(element_text, 39) || '…'
+                else element_text end || {{ pc_literal("'") }}
     ) as targets
 ),
 
@@ -190,7 +190,7 @@ sessions as (
         edges.person_id,
         aggregates.started_at,
         aggregates.ended_at,
-        cast({{ pc_seconds_between('aggregates.started_at', 'aggregates.ended_at') }} as double precision) as duration_seconds,
+        cast({{ pc_seconds_between('aggregates.started_at', 'aggregates.ended_at') }} as {{ pc_type_double() }}) as duration_seconds,
         aggregates.event_count,
         aggregates.pageview_count,
         aggregates.autocapture_count,

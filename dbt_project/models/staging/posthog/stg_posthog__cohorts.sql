@@ -1,6 +1,17 @@
 -- PostHog cohorts with typed flags; ids as text so API and rules cohorts share one key space.
+-- One row per project and cohort id (the latest loaded copy, for append-only lakes).
 with source as (
     select * from {{ source('posthog_raw', 'cohorts') }}
+),
+
+ranked as (
+    select
+        source.*,
+        row_number() over (
+            partition by project_id, id
+            order by {{ pc_latest_copy_order(source('posthog_raw', 'cohorts'), 'last_calculation desc nulls last') }}
+        ) as copy_rank
+    from source
 )
 
 select
@@ -11,7 +22,8 @@ select
     filters,
     coalesce(cast(deleted as boolean), false) as is_deleted,
     coalesce(cast(is_static as boolean), false) as is_static,
-    cast("count" as bigint) as posthog_count,
+    cast({{ adapter.quote('count') }} as bigint) as posthog_count,
     {{ pc_cast_timestamp('created_at') }} as created_at,
     {{ pc_cast_timestamp('last_calculation') }} as last_calculation
-from source
+from ranked
+where copy_rank = 1

@@ -1,15 +1,22 @@
 -- Typed PostHog events: one row per uuid, common properties pulled out as columns.
 -- Incremental so the JSON is parsed once per event: a run takes the rows the loader wrote since
 -- the last one (a re-loaded uuid has a newer _loaded_at and replaces its old row; every load
--- stamps a later _loaded_at than the previous one).
+-- stamps a later _loaded_at than the previous one). On Spark's append-only lake a key can have several
+-- copies: the one from the latest dlt load wins (pc_latest_copy_order).
 {{
     config(
         materialized='incremental',
         unique_key='event_uuid',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns',
+        **pc_incremental_config('event_date')
     )
 }}
+{%- set output_columns = [
+    'event_uuid', 'project_id', 'event_name', 'distinct_id', 'event_at', 'created_at', 'posthog_person_id',
+    'session_id', 'window_id', 'current_url', 'pathname', 'host', 'referrer', 'referring_domain', 'browser',
+    'os', 'device_type', 'country', 'autocapture_event_type', 'el_text', 'page_title_property', 'utm_source',
+    'utm_medium', 'utm_campaign', 'anon_distinct_id', 'alias_distinct_id', 'properties', 'elements_chain',
+    'loaded_at', 'event_date'] %}
 
 with source as (
     select * from {{ source('posthog_raw', 'events') }}
@@ -23,7 +30,7 @@ ranked as (
         source.*,
         row_number() over (
             partition by uuid
-            order by _loaded_at desc, created_at desc nulls last
+            order by {{ pc_latest_copy_order(source('posthog_raw', 'events'), '_loaded_at desc, created_at desc nulls last') }}
         ) as copy_rank
     from source
     where uuid is not null
@@ -35,7 +42,7 @@ typed as (
         cast(project_id as bigint) as project_id,
         cast(event as {{ pc_type_text() }}) as event_name,
         cast(distinct_id as {{ pc_type_text() }}) as distinct_id,
-        {{ pc_cast_timestamp('"timestamp"') }} as event_at,
+        {{ pc_cast_timestamp(adapter.quote('timestamp')) }} as event_at,
         {{ pc_cast_timestamp('created_at') }} as created_at,
         nullif(cast(person_id as {{ pc_type_text() }}), '') as posthog_person_id,
         coalesce(nullif(properties, ''), '{}') as properties,
@@ -43,8 +50,9 @@ typed as (
         {{ pc_cast_timestamp('_loaded_at') }} as loaded_at
     from ranked
     where copy_rank = 1
-)
+),
 
+pc_output as (
 select
     event_uuid,
     project_id,
@@ -74,5 +82,9 @@ select
     nullif({{ pc_json_str('properties', 'alias') }}, '') as alias_distinct_id,
     properties,
     elements_chain,
-    loaded_at
+    loaded_at,
+    {{ pc_utc_date('event_at') }} as event_date
 from typed
+)
+
+{{ pc_incremental_rows('pc_output', 'event_uuid', 'event_date', output_columns) }}

@@ -9,7 +9,8 @@ ranked as (
         cast(distinct_id as {{ pc_type_text() }}) as distinct_id,
         cast(person_id as {{ pc_type_text() }}) as posthog_person_id,
         row_number() over (
-            partition by project_id, distinct_id order by person_id
+            partition by project_id, distinct_id
+            order by {{ pc_latest_copy_order(source('posthog_raw', 'person_distinct_ids'), 'person_id') }}
         ) as copy_rank
     from source
     where distinct_id is not null and person_id is not null

@@ -1,4 +1,4 @@
--- PostHog persons, one row per project and person id (latest created copy wins).
+-- PostHog persons, one row per project and person id (latest loaded, then latest created copy wins).
 with source as (
     select * from {{ source('posthog_raw', 'persons') }}
 ),
@@ -11,7 +11,8 @@ ranked as (
         coalesce(nullif(properties, ''), '{}') as properties,
         coalesce(cast(is_identified as boolean), false) as is_identified,
         row_number() over (
-            partition by project_id, id order by created_at desc nulls last
+            partition by project_id, id
+            order by {{ pc_latest_copy_order(source('posthog_raw', 'persons'), 'created_at desc nulls last') }}
         ) as copy_rank
     from source
     where id is not null
