@@ -81,17 +81,30 @@
     get_json_object({{ json_text }}, concat('$[', chr(39), {{ key_expr }}, chr(39), ']'))
 {%- endmacro %}
 
-{#- Objects are built as JSON text; nested JSON (pc_json_parse) is a VARIANT so it stays JSON. -#}
-{% macro spark__pc_json_object(pairs) -%}
-    to_json(named_struct({% for k, v in pairs %}{{ pc_literal(k) }}, {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}), map('ignoreNullFields', 'false'))
-{%- endmacro %}
-
+{#- JSON is text on Spark. pc_json_parse marks an expression as JSON text already (a comment the
+    object builders recognise), so nested JSON is embedded as written, keys in their order. -#}
 {% macro spark__pc_json_parse(text_expr) -%}
-    parse_json({{ text_expr }})
+    /*pc_json*/({{ text_expr }})
 {%- endmacro %}
 
 {% macro spark__pc_json_to_text(json_expr) -%}
-    to_json({{ json_expr }})
+    {{ json_expr }}
+{%- endmacro %}
+
+{#- The JSON text of a value: marked JSON as is, anything else encoded by its type (NULL -> null). -#}
+{% macro pc_spark_json_value(expr) -%}
+    {%- if (expr | string).startswith('/*pc_json*/') -%}
+    coalesce({{ expr }}, 'null')
+    {%- else -%}
+    substring(to_json(named_struct('v', {{ expr }}), map('ignoreNullFields', 'false')), 6,
+        length(to_json(named_struct('v', {{ expr }}), map('ignoreNullFields', 'false'))) - 6)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__pc_json_object(pairs) -%}
+    concat('{'
+    {%- for k, v in pairs %}, {{ pc_literal((',' if not loop.first else '') ~ (k | tojson) ~ ':') }}, {{ pc_spark_json_value(v) }}{% endfor -%}
+    , '}')
 {%- endmacro %}
 
 {% macro spark__pc_is_json_object(text_expr) -%}
@@ -111,11 +124,12 @@
     coalesce(to_json({{ pc_spark_sorted_values(value_expr, order_by) }}), '[]')
 {%- endmacro %}
 
-{#- value_expr may be text or a VARIANT (pc_json_parse); keys sorted. -#}
+{#- Keys sorted; value_expr is a plain value or JSON text (pc_json_parse). -#}
 {% macro spark__pc_json_object_agg(key_expr, value_expr) -%}
-    coalesce(to_json(map_from_entries(array_sort(
-        collect_list(named_struct('k', {{ key_expr }}, 'v', {{ value_expr }})),
-        (pc_l, pc_r) -> case when pc_l.k < pc_r.k then -1 when pc_l.k > pc_r.k then 1 else 0 end))), '{}')
+    concat('{', array_join(transform(array_sort(
+        collect_list(named_struct('k', {{ pc_spark_json_value(key_expr) }}, 'v', {{ pc_spark_json_value(value_expr) }})),
+        (pc_l, pc_r) -> case when pc_l.k < pc_r.k then -1 when pc_l.k > pc_r.k then 1 else 0 end),
+        pc_e -> concat(pc_e.k, ':', pc_e.v)), ','), '}')
 {%- endmacro %}
 
 {#- (keys..., json_key, json_value) with the value as JSON text. -#}
@@ -149,13 +163,13 @@
 
 {#- POSIX bracket classes of the shared patterns, in Java syntax. -#}
 {% macro pc_spark_regex(pattern) -%}
-    {%- set p = pattern | string -%}
+    {%- set ns = namespace(p=pattern | string) -%}
     {%- for posix, java in [('[:space:]', '\\s'), ('[:cntrl:]', '\\p{Cntrl}'), ('[:alpha:]', '\\p{Alpha}'),
             ('[:digit:]', '\\d'), ('[:alnum:]', '\\p{Alnum}'), ('[:punct:]', '\\p{Punct}'),
             ('[:upper:]', '\\p{Upper}'), ('[:lower:]', '\\p{Lower}')] -%}
-        {%- set p = p.replace(posix, java) -%}
+        {%- set ns.p = ns.p.replace(posix, java) -%}
     {%- endfor -%}
-    {{ return(p) }}
+    {{ return(ns.p) }}
 {%- endmacro %}
 
 {% macro spark__pc_regex_extract(text_expr, pattern, group=1) -%}
@@ -216,4 +230,10 @@
 
 {% macro spark__pc_minute_text(ts) -%}
     date_format({{ ts }}, 'yyyy-MM-dd HH:mm')
+{%- endmacro %}
+
+{#- dbt's own literal quoting (unit-test fixtures, seeds) on Spark: a backslash is an escape
+    character in Spark string literals, so it is doubled too (dbt-spark only escapes quotes). -#}
+{% macro spark__escape_single_quotes(expression) -%}
+    {{ expression | replace('\\', '\\\\') | replace("'", "\\'") }}
 {%- endmacro %}

@@ -41,7 +41,8 @@ def copy_warehouse_to_lake(
         con.execute("set TimeZone = 'UTC'")
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('posthog_raw', 'posthog_rules') and table_name not like '\\_dlt%' escape '\\' "
+            "where table_schema in ('posthog_raw', 'posthog_rules') "
+            "and table_name not like '\\_dlt%' escape '\\' "
             "order by 1, 2"
         ).fetchall()
         for schema, table in tables:
@@ -57,9 +58,8 @@ def copy_warehouse_to_lake(
             counts[f"{schema}.{table}"] = con.execute(f"select count(*) from {source}").fetchall()[0][0]
             if table == "events" and duplicate_events > 0:
                 later = folder / f"{SECOND_LOAD_ID}.{table}.parquet"
-                replaced = ", ".join(
-                    f"'{SECOND_LOAD_ID}' as _dlt_load_id" if c == "_dlt_load_id" else _quote(c) for c in columns
-                )
+                later_id = f"'{SECOND_LOAD_ID}' as _dlt_load_id"
+                replaced = ", ".join(later_id if c == "_dlt_load_id" else _quote(c) for c in columns)
                 if "_dlt_load_id" not in columns:
                     replaced += f", '{SECOND_LOAD_ID}' as _dlt_load_id"
                 con.execute(
@@ -77,7 +77,8 @@ def main() -> None:
     parser.add_argument("lake")
     parser.add_argument("--duplicate-events", type=int, default=0)
     args = parser.parse_args()
-    for table, rows in copy_warehouse_to_lake(args.duckdb_path, args.lake, duplicate_events=args.duplicate_events).items():
+    counts = copy_warehouse_to_lake(args.duckdb_path, args.lake, duplicate_events=args.duplicate_events)
+    for table, rows in counts.items():
         print(f"{table}: {rows}")
 
 
