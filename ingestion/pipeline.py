@@ -81,6 +81,10 @@ def loader_file_format(ws: WarehouseSettings) -> str | None:
     return "parquet" if ws.kind in ("duckdb", "spark") else None
 
 
+# dlt setting normalize.parquet_normalizer.add_dlt_load_id, as an environment variable.
+_ADD_LOAD_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
+
+
 def _is_merge(disposition: Any) -> bool:
     if isinstance(disposition, dict):
         disposition = disposition.get("disposition")
@@ -122,9 +126,6 @@ def lake_load_ids(ws: WarehouseSettings) -> Iterator[None]:
             os.environ.pop(_ADD_LOAD_ID_ENV, None)
         else:
             os.environ[_ADD_LOAD_ID_ENV] = previous
-
-
-_ADD_LOAD_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
 
 
 def run_pipeline(pipeline: dlt.Pipeline, data: Any, ws: WarehouseSettings) -> Any:
