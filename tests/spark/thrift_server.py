@@ -41,39 +41,31 @@ class ThriftServer:
 
 def thrift_command(data_dir: Path, port: int, master: str = "local[2]") -> list[str]:
     """The spark-submit command line (documented in the README for running it by hand)."""
-    home = pyspark_home()
     tmp = data_dir / "tmp"
-    java_opts = f"-Dderby.system.home={data_dir} -Djava.io.tmpdir={tmp}"
-    return [
-        str(home / "bin" / "spark-submit"),
-        "--class",
-        "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-        "--name",
-        "posthog-context-thrift",
-        "--master",
-        master,
-        "--driver-memory",
-        os.environ.get("SPARK_DRIVER_MEMORY", "1g"),
-        "--driver-java-options",
-        java_opts,
-        "--conf",
-        f"spark.sql.warehouse.dir={data_dir / 'warehouse'}",
-        "--conf",
-        f"spark.local.dir={tmp}",
-        "--conf",
-        "spark.sql.session.timeZone=UTC",
-        "--conf",
-        "spark.ui.enabled=false",
-        "--conf",
-        "spark.sql.parquet.mergeSchema=true",
-        "--conf",
-        "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS",
-        "--hiveconf",
-        "hive.server2.thrift.bind.host=127.0.0.1",
-        "--hiveconf",
-        f"hive.server2.thrift.port={port}",
-        "spark-internal",
+    log4j = Path(__file__).resolve().parents[2] / "dbt_project" / "spark" / "log4j2.properties"
+    java_opts = f"-Dderby.system.home={data_dir} -Djava.io.tmpdir={tmp} -Dlog4j2.configurationFile={log4j}"
+    confs = {
+        "spark.sql.warehouse.dir": str(data_dir / "warehouse"),
+        "spark.local.dir": str(tmp),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.sql.parquet.mergeSchema": "true",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
+    }
+    hive = {"hive.server2.thrift.bind.host": "127.0.0.1", "hive.server2.thrift.port": str(port)}
+    command = [
+        str(pyspark_home() / "bin" / "spark-submit"),
+        *("--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"),
+        *("--name", "posthog-context-thrift", "--master", master),
+        *("--driver-memory", os.environ.get("SPARK_DRIVER_MEMORY", "1g")),
+        *("--driver-java-options", java_opts),
     ]
+    for key, value in confs.items():
+        command += ["--conf", f"{key}={value}"]
+    for key, value in hive.items():
+        command += ["--hiveconf", f"{key}={value}"]
+    return [*command, "spark-internal"]
 
 
 def _accepts(host: str, port: int) -> bool:
