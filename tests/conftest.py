@@ -24,7 +24,14 @@ for _name in (
     "POSTHOG_PROJECT_ID",
     "BATCH_EXPORT_URL",
     "WAREHOUSE",
+    "DBT_TARGET",
     "COHORT_REFERENCE_TIME",
+    "SPARK_DATA_DIR",
+    "SPARK_LAKE_URL",
+    "SPARK_MASTER",
+    "SPARK_THRIFT_HOST",
+    "SPARK_THRIFT_PORT",
+    "SPARK_UNIT_TESTS",
 ):
     os.environ.pop(_name, None)
 
