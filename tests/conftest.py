@@ -31,7 +31,6 @@ for _name in (
     "SPARK_MASTER",
     "SPARK_THRIFT_HOST",
     "SPARK_THRIFT_PORT",
-    "SPARK_UNIT_TESTS",
 ):
     os.environ.pop(_name, None)
 
