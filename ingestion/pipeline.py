@@ -91,18 +91,26 @@ def _is_merge(disposition: Any) -> bool:
     return disposition == "merge"
 
 
+LAKE_SNAPSHOT_RESOURCES = frozenset({"persons", "person_distinct_ids", "cohorts"})
+
+
 def for_warehouse(source: Any, ws: WarehouseSettings) -> Any:
     """Adapt a source's write dispositions to the warehouse.
 
     The Spark lake is plain Parquet files: dlt's filesystem destination cannot merge there (that needs
-    delta/iceberg), so every merging resource appends instead and dbt staging keeps the copy with the
-    highest `_dlt_load_id` per key. Replace stays replace (dlt empties the table folder first).
+    delta/iceberg), so every merging event resource appends instead and dbt staging keeps the copy with
+    the highest `_dlt_load_id` per key; full snapshots replace. Replace stays replace (dlt empties the
+    table folder first).
     """
     if ws.kind != "spark":
         return source
-    for resource in source.resources.values():
-        if _is_merge(resource.write_disposition):
-            resource.apply_hints(write_disposition="append")
+    for name, resource in source.resources.items():
+        if not _is_merge(resource.write_disposition):
+            continue
+        # Persons, distinct ids and cohorts are read in full every run: appending would add a whole
+        # snapshot to the lake per run, so on the lake they replace (the newest snapshot is the table).
+        snapshot = name in LAKE_SNAPSHOT_RESOURCES
+        resource.apply_hints(write_disposition="replace" if snapshot else "append")
     return source
 
 

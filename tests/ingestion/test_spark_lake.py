@@ -127,8 +127,15 @@ def test_first_load_writes_one_folder_per_table(lake: LakeRun) -> None:
         t: sum(_rows(f) for f in _files(ws, "posthog_raw", t) if f.name.startswith(first_id + "."))
         for t in RAW_TABLES
     }
-    for table in ("events", "persons", "person_distinct_ids", "cohorts"):
-        assert rows[table] == first.rows_by_table[table] > 0
+    assert rows["events"] == first.rows_by_table["events"] > 0
+    # Full snapshots replace on the lake: what is left is the second run's complete snapshot.
+    second_id = lake.second.load_ids[0]
+    for table in ("persons", "person_distinct_ids", "cohorts"):
+        files = _files(ws, "posthog_raw", table)
+        assert files and all(f.name.startswith(second_id + ".") for f in files)
+        assert (
+            sum(_rows(f) for f in files) == lake.second.rows_by_table[table] == first.rows_by_table[table] > 0
+        )
 
 
 def test_every_row_carries_its_load_id_and_utc_micros(lake: LakeRun) -> None:
@@ -171,8 +178,8 @@ def test_second_run_appends_only_the_lookback(lake: LakeRun) -> None:
     assert stats["n"] == first.events_loaded + expected  # appended, not merged
     assert stats["u"] == first.events_loaded == len(store_uuids(lake.store))  # nothing new, only copies
     assert stats["second_rows"] == stats["second_uuids"] == expected  # unique within a load
-    # Merge resources append full copies; replace resources keep only the newest files.
-    assert len(_files(ws, "posthog_raw", "persons")) == 2
+    # Events append; full snapshots (persons, distinct ids, cohorts) keep only the newest files.
+    assert len(_files(ws, "posthog_raw", "persons")) == 1
     assert len(_files(ws, "posthog_raw", "cohort_filter_nodes")) == 1
     nodes = read_table(ws, "select distinct _dlt_load_id as l from posthog_raw.cohort_filter_nodes")
     assert nodes["l"].to_pylist() == [second_id]
