@@ -3,29 +3,24 @@
 -- every project that has people or cohorts. cohort_id is text in one key space ("123", "rules:key").
 {{ config(materialized='table') }}
 
-with api_source as (
-    {{ cohort_pattern_input(source('posthog_raw', 'cohorts'), [
-        ('project_id', 'bigint'), ('id', 'bigint'), ('name', 'text'), ('description', 'text'),
-        ('deleted', 'bool'), ('is_static', 'bool')]) }}
-),
-
-rules_source as (
+with rules_source as (
     {{ cohort_pattern_input(source('posthog_rules', 'cohort_definitions'), [
         ('project_id', 'bigint'), ('cohort_id', 'text'), ('name', 'text'), ('description', 'text'),
         ('is_static', 'bool')]) }}
 ),
 
 api as (
+    -- Staging keeps one copy per cohort (the newest load on an append-only lake).
     select
         project_id,
-        cast(id as {{ pc_type_text() }}) as cohort_id,
-        name as cohort_name,
+        cohort_id,
+        cohort_name,
         description,
         'posthog' as source,
-        coalesce(is_static, false) as is_static,
-        coalesce(deleted, false) as is_deleted
-    from api_source
-    where id is not null and project_id is not null
+        is_static,
+        is_deleted
+    from {{ ref('stg_posthog__cohorts') }}
+    where cohort_id is not null and project_id is not null
 ),
 
 projects as (
