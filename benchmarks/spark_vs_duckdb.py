@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import demo
-from benchmarks.memory import TreeMemorySampler
+from benchmarks.memory import PROC, TreeMemorySampler, rss_bytes, tree_pids
 from benchmarks.subprocesses import child_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,13 +83,47 @@ def engine_env(engine: str, base: Path, url: str, args: argparse.Namespace, end:
     return env
 
 
+class ForkAwareSampler(TreeMemorySampler):
+    """Peak summed RSS of a tree, leaving out children caught between fork and exec.
+
+    The JVM runs shell commands (Hadoop's local file system does, for permissions); for an instant the
+    child has the JVM's command line and reports the JVM's whole RSS although it shares those pages. A
+    process with the same command line as its parent is counted once (the parent).
+    """
+
+    forks_skipped = 0
+
+    def sample_once(self) -> int:
+        pids = tree_pids(self.root)
+        cmdlines, parents = {}, {}
+        for pid in pids:
+            try:
+                cmdlines[pid] = Path(PROC, str(pid), "cmdline").read_bytes()
+                stat = Path(PROC, str(pid), "stat").read_text()
+                parents[pid] = int(stat[stat.rfind(")") + 2 :].split()[1])
+            except (OSError, ValueError, IndexError):
+                cmdlines[pid], parents[pid] = b"", 0
+        kept = [pid for pid in pids
+                if not (cmdlines[pid] and cmdlines.get(parents[pid]) == cmdlines[pid])]
+        self.forks_skipped += len(pids) - len(kept)
+        sizes = [(pid, rss_bytes(pid)) for pid in kept]
+        total = sum(size for _, size in sizes)
+        self.samples += 1
+        if total > self.peak_bytes:
+            self.peak_bytes = total
+            self.peak_processes = len(kept)
+            self.peak_breakdown = [(cmdlines[pid][:120].replace(b"\0", b" ").decode(errors="replace"), size)
+                                   for pid, size in sizes if size > 20 * 2**20]
+        return total
+
+
 def measured(command: list[str], env: dict[str, str], log_path: Path, timeout: float) -> dict[str, Any]:
     """Run a command with its process tree's summed RSS sampled; wall seconds, peak, exit code."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with log_path.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-        with TreeMemorySampler(proc.pid) as sampler:
+        with ForkAwareSampler(proc.pid) as sampler:
             try:
                 code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -100,6 +134,7 @@ def measured(command: list[str], env: dict[str, str], log_path: Path, timeout: f
         "seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mb": sampler.peak_mb,
         "peak_processes": sampler.peak_processes,
+        "fork_samples_skipped": sampler.forks_skipped,
         "peak_rss_by_process": sampler.breakdown(),
         "exit_code": code,
         "log": str(log_path),
