@@ -67,7 +67,12 @@ def build_posthog_assets(settings: OrchestrationSettings, batch_enabled: bool) -
             ph.project_ids,
             ws.describe(),
         )
-        summary, per_table = steps.run_posthog(ph, ws)
+        # With batch-export files the events come from the files (BATCH_EXPORT_URL); paging them
+        # through the API again would double the load (POSTHOG_EVENTS_FROM_API=true to do both).
+        with_events = steps.events_from_api()
+        if not with_events:
+            context.log.info("events come from BATCH_EXPORT_URL; the API load skips them")
+        summary, per_table = steps.run_posthog(ph, ws, with_events=with_events)
         for table, metadata in per_table.items():
             yield dg.MaterializeResult(asset_key=raw_key(table), metadata=metadata)
         yield steps.quarantine_check(summary, settings.quarantine_max_rate)

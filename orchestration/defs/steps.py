@@ -6,6 +6,8 @@ metadata; the work itself lives in those packages.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,14 +136,30 @@ def events_per_hour(ws: WarehouseSettings, hours: int = 24) -> str:
     return markdown_table(["hour (UTC)", "events"], rows) if rows else "(no events yet)"
 
 
-def run_posthog(
-    posthog: PostHogSettings, ws: WarehouseSettings, time_range: tuple[datetime, datetime] | None = None
-) -> tuple[Any, dict[str, dict[str, Any]]]:
-    """Run the dlt load and return its summary plus per-table materialization metadata."""
-    from ingestion.pipeline import run_posthog_load
+def events_from_api(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the API load pages events: not when batch-export files bring them (BATCH_EXPORT_URL set),
+    unless POSTHOG_EVENTS_FROM_API=true asks for both (files for history, the API for the newest)."""
+    env = os.environ if env is None else env
+    if not (env.get("BATCH_EXPORT_URL") or "").strip():
+        return True
+    return (env.get("POSTHOG_EVENTS_FROM_API") or "").strip().lower() in ("1", "true", "yes")
 
+
+def run_posthog(
+    posthog: PostHogSettings,
+    ws: WarehouseSettings,
+    time_range: tuple[datetime, datetime] | None = None,
+    with_events: bool = True,
+) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """Run the dlt load and return its summary plus per-table materialization metadata.
+
+    `with_events=False` loads persons, distinct ids and cohorts only (events come from files).
+    """
+    from ingestion.pipeline import RESOURCE_NAMES, run_posthog_load
+
+    resources = None if with_events else [r for r in RESOURCE_NAMES if not r.startswith("events")]
     before = {t: table_count(ws, RAW_SCHEMA, t) or 0 for t in RAW_TABLES}
-    summary = run_posthog_load(posthog, ws, time_range=time_range)
+    summary = run_posthog_load(posthog, ws, time_range=time_range, resources=resources)
     per_table: dict[str, dict[str, Any]] = {}
     for table in RAW_TABLES:
         after = table_count(ws, RAW_SCHEMA, table) or 0
