@@ -21,7 +21,7 @@ PERSON_A = "019aff19-86cb-7abd-b27e-5e3a34fc85f2"
 LAST_SESSION_A = "019affef-35d2-7660-86dc-8e9873937f61"  # ends 2025-12-08 21:48:08.975
 EXPORT_END = datetime(2025, 12, 8, 21, 48, 8, 975000)
 
-ENRICHED = "select * from analytics.fct_enriched_events order by event_uuid"
+ENRICHED = "select * exclude (refreshed_at) from analytics.fct_enriched_events order by event_uuid"
 CONTEXT = "select * exclude (context_as_of) from analytics.user_context order by person_id"
 
 

@@ -30,12 +30,12 @@ RANDOM_USERS = 8
 
 # Published models and the columns that depend on when the build ran, not on the data.
 PUBLISHED: dict[str, set[str]] = {
-    "fct_enriched_events": set(),
-    "fct_sessions": set(),
+    "fct_enriched_events": {"refreshed_at"},
+    "fct_sessions": {"refreshed_at"},
     "fct_event_activity_hourly": set(),
     "fct_event_activity_daily": set(),
     "dim_persons": set(),
-    "fct_user_patterns": {"detected_at"},
+    "fct_user_patterns": {"detected_at", "refreshed_at"},
     "fct_cohort_membership": set(),
     "fct_cohort_matches": set(),
     "user_context": {"context_as_of"},

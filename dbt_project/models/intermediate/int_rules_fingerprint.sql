@@ -14,6 +14,11 @@
     ('label_template_parts', 'stg_rules__label_template_parts', ['event_name', 'part_index', 'part_kind', 'part_value']),
     ('privacy_redactions', 'stg_rules__privacy_redactions', ['property_key', 'reason']),
 ] -%}
+{#- Pattern rules shape only fct_user_patterns: a fingerprint of their own. -#}
+{%- set pattern_inputs = [
+    ('pattern_rules', 'int_pattern_rules', ['code', 'severity', 'description', 'min_count', 'time_window_seconds', 'negative_window_seconds', 'min_duration_seconds', 'max_duration_seconds', 'min_events', 'max_events', 'min_pageviews', 'max_pageviews']),
+    ('pattern_filters', 'int_pattern_filters', ['code', 'role', 'field', 'value']),
+] -%}
 {#- Settings that change labels or sessions count as rules too. -#}
 {%- set settings = 'label_max_length=' ~ pc_int_var('label_max_length')
     ~ ';session_idle_minutes=' ~ pc_int_var('session_idle_minutes')
@@ -22,7 +27,7 @@
 {%- for name, model, columns in inputs %}{% do digests.append(name ~ '_digest.digest') %}{% endfor %}
 
 with
-{%- for name, model, columns in inputs %}
+{%- for name, model, columns in inputs + pattern_inputs %}
 {%- set fields = [] %}
 {%- for column in columns %}
     {%- do fields.append("coalesce(cast(length(cast(" ~ column ~ " as " ~ text ~ ")) as " ~ text ~ ") || ':' || cast(" ~ column ~ " as " ~ text ~ "), '~')") %}
@@ -44,12 +49,13 @@ with
 combined as (
     select
         element_enrichment_digest.digest as element_rules_fingerprint,
+        {{ pc_md5("pattern_rules_digest.digest || '|' || pattern_filters_digest.digest") }} as pattern_rules_fingerprint,
         {{ pc_md5(pc_literal(settings) ~ " || '|' || " ~ digests | join(" || '|' || ")) }} as rules_fingerprint,
         {% for name, model, columns in inputs -%}
         {{ name }}_digest.row_count{% if not loop.last %} + {% endif %}
         {%- endfor %} as rule_row_count
     from element_enrichment_digest
-    {%- for name, model, columns in inputs[1:] %}
+    {%- for name, model, columns in (inputs + pattern_inputs)[1:] %}
     cross join {{ name }}_digest
     {%- endfor %}
 )
@@ -57,5 +63,6 @@ combined as (
 select
     rules_fingerprint,
     element_rules_fingerprint,
+    pattern_rules_fingerprint,
     cast(rule_row_count as bigint) as rule_row_count
 from combined

@@ -2,11 +2,13 @@
 -- depends_on: {{ ref('int_events_sessionized') }}
 -- One row per event with person, session, classification, page, element and semantic label.
 -- Incremental: each run recomputes every event of the sessions touched by new data (events not
--- yet in the table, or within POSTHOG_LOOKBACK_HOURS of the newest one) and of the persons whose
--- identity changed, so sessions that span the boundary get the same ids and sequence numbers a
--- full refresh would give. When the rules (or label/session settings) changed since the table
--- was built, rules_fingerprint differs from int_rules_fingerprint and every event is recomputed,
--- so the run after a rule edit equals a full refresh. A table built before the column existed
+-- yet in the table, late ones included, or whose time, name, distinct id or person changed) and of
+-- the persons whose identity changed, so sessions that span the boundary get the same ids and
+-- sequence numbers a full refresh would give. Events the loader merely re-read (its look-back
+-- window) and that did not change are left alone, so their persons are not recomputed downstream.
+-- When the rules (or label/session settings) changed since the table was built, rules_fingerprint
+-- differs from int_rules_fingerprint and every event is recomputed, so the run after a rule edit
+-- equals a full refresh. A table built before the column existed
 -- gets it added empty, which counts as changed.
 {{
     config(
@@ -21,8 +23,7 @@
     'sequence_number', 'event_type', 'action_type', 'page_path', 'page_title', 'current_url', 'element_tag',
     'element_text', 'element_href', 'element_id', 'element_classes', 'element_attributes', 'ancestor_tags',
     'semantic_label', 'browser', 'os', 'device_type', 'country', 'referrer', 'created_at', 'rules_fingerprint',
-    'event_date'] %}
-{%- set lookback_seconds = pc_int_var('posthog_lookback_hours') * 3600 %}
+    'refreshed_at', 'event_date'] %}
 
 with current_rules as (
     select rules_fingerprint from {{ ref('int_rules_fingerprint') }}
@@ -49,19 +50,22 @@ new_events as (
     cross join rules_changed
     where previous_bounds.newest_event_at is null
         or rules_changed.changed
-        or classified.event_at >= {{ pc_add_seconds('previous_bounds.newest_event_at', -lookback_seconds) }}
         or not exists (
             select 1 from {{ this }} as existing where existing.event_uuid = classified.event_uuid
         )
 ),
 
--- Events whose person changed since the last run (a later $identify, new persons data).
+-- Events whose person changed since the last run (a later $identify, new persons data), or that
+-- were re-loaded with another time, name or distinct id.
 restitched as (
     select classified.event_uuid, classified.project_id, classified.person_id,
         classified.posthog_session_id
     from classified
     inner join {{ this }} as existing on existing.event_uuid = classified.event_uuid
     where existing.person_id <> classified.person_id
+        or existing.event_at <> classified.event_at
+        or existing.event_name <> classified.event_name
+        or existing.distinct_id <> classified.distinct_id
 ),
 
 touched as (
@@ -142,6 +146,8 @@ select
     referrer,
     created_at,
     current_rules.rules_fingerprint,
+    -- the run that (re)computed the row: person-scoped models downstream recompute its person
+    {{ pc_run_stamp() }} as refreshed_at,
     {{ pc_utc_date('event_at') }} as event_date
 from sessionized
 cross join current_rules

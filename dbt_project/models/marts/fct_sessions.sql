@@ -2,15 +2,64 @@
 -- entry/exit from the first/last event, bounce = null without pageviews, else not (more than one
 -- pageview or any autocapture or at least 10 s). Active = last event within 30 minutes of the
 -- newest event in the warehouse. The summary is one plain sentence built from the labels.
+-- Incremental per person (pc_person_incremental_config): a run recomputes every session of the
+-- persons that own a session with (re)computed events (fct_enriched_events.refreshed_at after this
+-- table's newest stamp) or whose session active at the last run is no longer active (is_active is
+-- relative to the newest event, so it turns false without new events of its own). The post-hook removes sessions whose
+-- owner no longer owns them (an $identify re-stitched them to another person).
+{{ config(**pc_person_incremental_config(
+    "delete from {{ this }} as built where not exists (select 1 from {{ ref('fct_enriched_events') }} as e"
+    ~ " where e.project_id = built.project_id and e.session_id = built.session_id"
+    ~ " and e.sequence_number = 1 and e.person_id = built.person_id)"
+)) }}
 {%- set idle_seconds = pc_int_var('session_idle_minutes') * 60 %}
+{%- set incremental_run = is_incremental() and pc_built_has_column('refreshed_at') %}
 
-with events as (
+with all_events as (
     select * from {{ ref('fct_enriched_events') }}
 ),
 
 newest as (
-    select max(event_at) as newest_event_at from events
+    select max(event_at) as newest_event_at from all_events
 ),
+
+{% if incremental_run %}
+owners as (
+    select project_id, session_id, person_id from all_events where sequence_number = 1
+),
+
+touched_persons as (
+    select distinct project_id, person_id
+    from all_events
+    where refreshed_at > {{ pc_own_watermark() }}
+    union
+    -- sessions active at the last run that the newest event now leaves behind
+    select built.project_id, built.person_id
+    from {{ this }} as built
+    cross join newest
+    where built.is_active
+        and {{ pc_seconds_between('built.ended_at', 'newest.newest_event_at') }} > {{ idle_seconds }}
+),
+
+touched_sessions as (
+    select owners.project_id, owners.session_id
+    from owners
+    inner join touched_persons
+        on touched_persons.project_id = owners.project_id and touched_persons.person_id = owners.person_id
+),
+
+events as (
+    select all_events.*
+    from all_events
+    inner join touched_sessions
+        on touched_sessions.project_id = all_events.project_id
+        and touched_sessions.session_id = all_events.session_id
+),
+{% else %}
+events as (
+    select * from all_events
+),
+{% endif %}
 
 entry_attributes as (
     select
@@ -272,5 +321,6 @@ select
         else not (pageview_count > 1 or autocapture_count > 0 or duration_seconds >= 10)
     end as is_bounce,
     {{ pc_seconds_between('ended_at', 'newest_event_at') }} <= {{ idle_seconds }} as is_active,
-    upper(substr(summary_body, 1, 1)) || substr(summary_body, 2) || '.' as session_summary
+    upper(substr(summary_body, 1, 1)) || substr(summary_body, 2) || '.' as session_summary,
+    {{ pc_run_stamp() }} as refreshed_at
 from described

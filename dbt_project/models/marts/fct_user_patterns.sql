@@ -11,6 +11,19 @@
     4. the surviving window with the most positives (then the earliest) is the match.
     Text comparisons are case-insensitive except event_name (PostHog event names are case-sensitive). -#}
 
+{#- Incremental per person (pc_person_incremental_config): a run recomputes the persons that own a
+    session fct_sessions rewrote since this table's newest stamp, or every person when the pattern
+    rules changed (pattern_rules_fingerprint). The post-hook removes matches that were not rewritten
+    although their session was (the pattern no longer matches), whose session is gone or has
+    another owner, or that were found with other rules. -#}
+{{ config(**pc_person_incremental_config(
+    "delete from {{ this }} as built where not exists (select 1 from {{ ref('fct_sessions') }} as s"
+    ~ " where s.project_id = built.project_id and s.session_id = built.session_id"
+    ~ " and s.person_id = built.person_id and s.refreshed_at <= built.refreshed_at)"
+    ~ " or built.pattern_rules_fingerprint <> (select pattern_rules_fingerprint from {{ ref('int_rules_fingerprint') }})"
+)) }}
+{%- set incremental_run = is_incremental() and pc_built_has_column('refreshed_at') %}
+
 with rules as (
     select * from {{ ref('int_pattern_rules') }}
 ),
@@ -19,17 +32,38 @@ filters as (
     select * from {{ ref('int_pattern_filters') }}
 ),
 
+current_rules as (
+    select pattern_rules_fingerprint from {{ ref('int_rules_fingerprint') }}
+),
+
+{% if incremental_run %}
+rules_changed as (
+    {{ pc_rules_changed('pattern_rules_fingerprint') }}
+),
+
+touched_persons as (
+    select distinct project_id, person_id
+    from {{ ref('fct_sessions') }}
+    where refreshed_at > {{ pc_own_watermark() }}
+        or (select changed from rules_changed)
+),
+{% endif %}
+
 sessions as (
     select
-        project_id,
-        session_id,
-        person_id,
-        started_at,
-        ended_at,
-        duration_seconds,
-        event_count,
-        pageview_count
-    from {{ ref('fct_sessions') }}
+        s.project_id,
+        s.session_id,
+        s.person_id,
+        s.started_at,
+        s.ended_at,
+        s.duration_seconds,
+        s.event_count,
+        s.pageview_count
+    from {{ ref('fct_sessions') }} as s
+    {% if incremental_run %}
+    inner join touched_persons
+        on touched_persons.project_id = s.project_id and touched_persons.person_id = s.person_id
+    {% endif %}
 ),
 
 events as (
@@ -45,8 +79,13 @@ events as (
         lower(page_path) as page_path,
         semantic_label,
         lower(semantic_label) as label_lower
-    from {{ ref('fct_enriched_events') }}
+    from {{ ref('fct_enriched_events') }} as e
     where session_id is not null
+    {% if incremental_run %}
+        and exists (
+            select 1 from sessions where sessions.project_id = e.project_id and sessions.session_id = e.session_id
+        )
+    {% endif %}
 ),
 
 -- Rules whose session bounds (inclusive) this session satisfies.
@@ -296,8 +335,11 @@ select
             end
         else ev.last_matched_at
     end as {{ pc_type_timestamp() }}) as detected_at,
-    cast(ev.evidence as {{ pc_type_text() }}) as evidence
+    cast(ev.evidence as {{ pc_type_text() }}) as evidence,
+    current_rules.pattern_rules_fingerprint,
+    {{ pc_run_stamp() }} as refreshed_at
 from chosen as c
+cross join current_rules
 inner join rules as r
     on r.code = c.code
 inner join eligible as el

@@ -2,13 +2,94 @@
 -- prompt_text is the compact plain-text rendering for a prompt, within PROMPT_MAX_CHARS, that
 -- keeps every recent label (shortened only when the budget demands it), the last session
 -- summary and the detected patterns.
+-- Incremental per person (pc_person_incremental_config): a run recomputes the persons with events,
+-- sessions or patterns (re)computed since this table's newest context_as_of, whose dim_persons
+-- fields or cohort memberships (time-relative cohorts move without new events) differ from their
+-- row, or whose patterns all disappeared; the post-hook removes persons without events.
+-- CONTEXT_RECENT_EVENTS / PROMPT_MAX_CHARS changes reach old rows with --full-refresh (daily job).
 {{ config(contract={'enforced': true}) }}
+{{ config(**pc_person_incremental_config(
+    "delete from {{ this }} as built where not exists (select 1 from {{ ref('dim_persons') }} as p"
+    ~ " where p.project_id = built.project_id and p.person_id = built.person_id and p.event_count > 0)"
+)) }}
 {%- set recent_n = pc_int_var('context_recent_events') %}
 {%- set budget = pc_int_var('prompt_max_chars') %}
 {%- set text = pc_type_text() %}
+{%- set incremental_run = is_incremental() and pc_built_has_column('context_as_of') %}
+{%- set only_touched -%}
+    {%- if incremental_run %} inner join touched_persons as touched
+        on touched.project_id = {alias}.project_id and touched.person_id = {alias}.person_id
+    {%- endif %}
+{%- endset %}
 
-with events as (
-    select * from {{ ref('fct_enriched_events') }}
+with cohorts_all as (
+    select
+        project_id,
+        person_id,
+        {{ pc_json_array_agg(pc_json_object([('id', 'cohort_id'), ('name', 'cohort_name')]), 'cohort_name, cohort_id') }} as cohorts,
+        {{ pc_string_agg('cohort_name', ', ', 'cohort_name, cohort_id') }} as cohort_text
+    from (
+        select distinct project_id, person_id, cohort_id, cohort_name
+        from {{ ref('fct_cohort_membership') }}
+        where status = 'member' and person_id is not null
+    ) as members
+    group by project_id, person_id
+),
+
+{% if incremental_run %}
+watermark as (
+    select {{ pc_own_watermark('context_as_of') }} as stamp
+),
+
+touched_persons as (
+    select e.project_id, e.person_id
+    from {{ ref('fct_enriched_events') }} as e
+    where e.refreshed_at > (select stamp from watermark)
+    union
+    select s.project_id, s.person_id
+    from {{ ref('fct_sessions') }} as s
+    where s.refreshed_at > (select stamp from watermark)
+    union
+    select p.project_id, p.person_id
+    from {{ ref('fct_user_patterns') }} as p
+    where p.refreshed_at > (select stamp from watermark) and p.person_id is not null
+    union
+    select d.project_id, d.person_id
+    from {{ ref('dim_persons') }} as d
+    left join {{ this }} as built
+        on built.project_id = d.project_id and built.person_id = d.person_id
+    where d.event_count > 0 and (
+        built.person_id is null
+        or built.distinct_ids is distinct from cast(d.distinct_ids as {{ text }})
+        or built.first_seen is distinct from d.first_seen
+        or built.last_seen is distinct from d.last_seen
+        or built.session_count is distinct from d.session_count
+        or built.event_count is distinct from d.event_count
+        or built.device_type is distinct from d.device_type
+        or built.browser is distinct from d.browser
+        or built.country is distinct from d.country
+    )
+    union
+    select built.project_id, built.person_id
+    from {{ this }} as built
+    left join cohorts_all
+        on cohorts_all.project_id = built.project_id and cohorts_all.person_id = built.person_id
+    where coalesce(cohorts_all.cohorts, '[]') <> built.cohorts
+    union
+    select built.project_id, built.person_id
+    from {{ this }} as built
+    where built.patterns <> '[]'
+        and not exists (
+            select 1 from {{ ref('fct_user_patterns') }} as p
+            where p.project_id = built.project_id and p.person_id = built.person_id
+        )
+),
+{% endif %}
+
+events as (
+    select all_events.*
+    from {{ ref('fct_enriched_events') }} as all_events
+    {{ only_touched.replace('{alias}', 'all_events') }}
 ),
 
 ranked_events as (
@@ -52,7 +133,11 @@ last_sessions as (
             row_number() over (
                 partition by project_id, person_id order by ended_at desc, session_id desc
             ) as recency
-        from {{ ref('fct_sessions') }} as sessions
+        from (
+            select all_sessions.*
+            from {{ ref('fct_sessions') }} as all_sessions
+            {{ only_touched.replace('{alias}', 'all_sessions') }}
+        ) as sessions
     ) as ranked
     where recency = 1
 ),
@@ -70,8 +155,12 @@ patterns as (
         last_matched_at,
         evidence,
         case severity when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end as severity_rank
-    from {{ ref('fct_user_patterns') }}
-    where person_id is not null
+    from (
+        select all_patterns.*
+        from {{ ref('fct_user_patterns') }} as all_patterns
+        {{ only_touched.replace('{alias}', 'all_patterns') }}
+        where all_patterns.person_id is not null
+    ) as touched_patterns
 ),
 
 patterns_json as (
@@ -115,25 +204,15 @@ pattern_lines as (
     group by project_id, person_id
 ),
 
-cohorts as (
-    select distinct project_id, person_id, cohort_id, cohort_name
-    from {{ ref('fct_cohort_membership') }}
-    where status = 'member' and person_id is not null
-),
-
 cohorts_json as (
-    select
-        project_id,
-        person_id,
-        {{ pc_json_array_agg(pc_json_object([('id', 'cohort_id'), ('name', 'cohort_name')]), 'cohort_name, cohort_id') }} as cohorts,
-        {{ pc_string_agg('cohort_name', ', ', 'cohort_name, cohort_id') }} as cohort_text
-    from cohorts
-    group by project_id, person_id
+    select * from cohorts_all
 ),
 
 persons as (
-    select * from {{ ref('dim_persons') }}
-    where event_count > 0
+    select all_persons.*
+    from {{ ref('dim_persons') }} as all_persons
+    {{ only_touched.replace('{alias}', 'all_persons') }}
+    where all_persons.event_count > 0
 ),
 
 -- Activity lines are grouped under a day header: "2025-12-08:" then "- 21:48 <label>".
@@ -267,7 +346,8 @@ select
     cast(persons.device_type as {{ text }}) as device_type,
     cast(persons.browser as {{ text }}) as browser,
     cast(persons.country as {{ text }}) as country,
-    {{ pc_now() }} as context_as_of,
+    -- start of the dbt run that last recomputed the row (incremental runs skip unchanged persons)
+    {{ pc_run_stamp() }} as context_as_of,
     -- cohorts come last and only when they fit; the cut is a last guard against huge summaries
     cast(left(
         prompts.core_text
