@@ -6,13 +6,17 @@ Error-severity dbt tests become blocking checks (dagster-dbt default), stopping 
 """
 
 import contextlib
+import hashlib
+import importlib.metadata
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -106,37 +110,68 @@ def _manifest_stale(project: DbtProject) -> bool:
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+_ENV_VAR_NAME = re.compile(r"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]")
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+
+
+def parse_state_key(project_dir: Path, env: Mapping[str, str] | None = None) -> str:
+    """A digest of the settings dbt's partial parsing depends on beyond the files themselves.
+
+    dbt throws its saved parse state away when the profile's connection values (DUCKDB_PATH, the
+    target...) or the env vars read by dbt_project.yml differ from the run that saved it. One saved
+    state per combination of those values lets every warehouse keep its own.
+    """
+    env = os.environ if env is None else env
+    names: set[str] = set()
+    for name in ("profiles.yml", "dbt_project.yml"):
+        path = project_dir / name
+        if path.exists():
+            names.update(_ENV_VAR_NAME.findall(path.read_text()))
+    names.update(("DBT_TARGET", "WAREHOUSE"))
+    text = "\n".join(f"{n}={env.get(n, '')}" for n in sorted(names) if not _SECRET_NAME.search(n))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def invocation_target_path(project: DbtProject, run_id: str) -> Path:
-    """A fresh target folder for one `dbt build`, seeded with the saved partial-parse state.
+    """A fresh target folder for one `dbt build`, seeded with a saved partial-parse state.
 
     dagster-dbt gives every invocation a new, empty target folder, so dbt found no
-    partial_parse.msgpack and re-parsed the whole project on every run (~20 s at 1M events on two
-    cores). The state saved by `prepare` (or by the last run, see `save_partial_parse`) is copied in,
-    so dbt only re-parses what changed. dbt itself checks that the state still fits (project files,
-    env vars read by dbt_project.yml, --vars, dbt version) and parses in full when it does not.
+    partial_parse.msgpack and re-parsed the whole project on every run. The state the last run with
+    the same settings left (see `save_partial_parse`), else the one `prepare` wrote, is copied in, so
+    dbt only re-parses what changed. dbt itself still checks that the state fits (files, env vars,
+    --vars, profile, dbt version) and parses in full when it does not.
     """
     root = Path(project.project_dir) / Path(project.target_path)
     target = root / "runs" / f"{run_id[:8]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True, exist_ok=True)
-    seed = root / PARTIAL_PARSE_FILE
-    if seed.exists():
-        shutil.copy2(seed, target / PARTIAL_PARSE_FILE)
+    keyed = root / "parse_states" / f"{parse_state_key(Path(project.project_dir))}.msgpack"
+    for seed in (keyed, root / PARTIAL_PARSE_FILE):
+        if seed.exists():
+            shutil.copy2(seed, target / PARTIAL_PARSE_FILE)
+            break
     return target
 
 
-def save_partial_parse(project: DbtProject, target: Path, keep_runs: int = 5) -> None:
-    """Keep the state dbt wrote for the next run (atomically), and only the last few run folders."""
+def save_partial_parse(project: DbtProject, target: Path, keep_runs: int = 5, keep_states: int = 20) -> None:
+    """Keep the state dbt wrote for the next run with the same settings; prune old run folders."""
     root = Path(project.project_dir) / Path(project.target_path)
     produced = target / PARTIAL_PARSE_FILE
+    states = root / "parse_states"
     if produced.exists():
-        tmp = root / f".{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex[:7]}"
+        states.mkdir(parents=True, exist_ok=True)
+        tmp = states / f".{uuid.uuid4().hex[:7]}.tmp"
         shutil.copy2(produced, tmp)
-        os.replace(tmp, root / PARTIAL_PARSE_FILE)
-    runs = sorted((root / "runs").glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in runs[keep_runs:]:
-        shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, states / f"{parse_state_key(Path(project.project_dir))}.msgpack")
+    _keep_newest(sorted((root / "runs").glob("*")), keep_runs)
+    _keep_newest(sorted(states.glob("*.msgpack")), keep_states)
+
+
+def _keep_newest(paths: list[Path], keep: int) -> None:
+    for old in sorted(paths, key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
 
 def pin_warehouse_env(warehouse: WarehouseResource) -> WarehouseSettings:
@@ -230,10 +265,32 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     return posthog_dbt_models
 
 
+class PostHogDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without the in-process dbt adapter.
+
+    Before every `dbt build`, DbtCliResource.cli() loads the profile and parses all ~620 macros of the
+    project in the Dagster process (~10 s on two cores) to hand an adapter handle to
+    `fetch_row_counts()` / `fetch_column_metadata()`, which this project does not call; dbt itself
+    runs in its own subprocess either way. Without the handle the events stream as dbt emits them.
+    Both overrides touch private dagster-dbt hooks: if a release renames them they are simply unused.
+    """
+
+    def _initialize_dbt_core_adapter(self, args: Any) -> Any:  # noqa: ARG002 (dagster-dbt hook)
+        return None
+
+    @cached_property
+    def _cli_version(self) -> Any:
+        """The installed dbt-core's version, read from its metadata instead of running `dbt --version`
+        in a subprocess before every build (~6 s: it imports all of dbt)."""
+        from packaging.version import parse
+
+        return parse(importlib.metadata.version("dbt-core"))
+
+
 def defs(project: DbtProject | None) -> dg.Definitions:
     if project is None:
         return dg.Definitions(resources={"dbt": dg.ResourceDefinition.none_resource()})
     return dg.Definitions(
         assets=[build_dbt_assets(project)],
-        resources={"dbt": DbtCliResource(project_dir=project)},
+        resources={"dbt": PostHogDbtCliResource(project_dir=project)},
     )
