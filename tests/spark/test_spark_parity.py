@@ -261,3 +261,21 @@ def test_dbt_unit_tests_pass_on_spark(engines: EngineRuns, tmp_path: Path) -> No
     env = _spark_env(tmp_path, engines.spark_ws, "spark")
     result = run_dbt(["test", "--select", "test_type:unit"], env)
     assert result.results and not result.failures()
+
+
+def _exported(ws: object, export_dir: Path) -> tuple[dict, list[dict]]:
+    from orchestration.defs.steps import export_context
+
+    manifest = export_context(ws, export_dir, 1)["manifest"]
+    lines = (export_dir / "current" / "user_context.jsonl").read_text().splitlines()
+    people = [{k: v for k, v in json.loads(line).items() if k != "context_as_of"} for line in lines]
+    return manifest, sorted(people, key=lambda p: p["person_id"])
+
+
+def test_export_from_spark_matches_the_duckdb_export(engines: EngineRuns, tmp_path: Path) -> None:
+    spark_manifest, spark_people = _exported(engines.spark_ws, tmp_path / "spark_export")
+    duck_manifest, duck_people = _exported(engines.duckdb_ws, tmp_path / "duckdb_export")
+    assert spark_manifest["source"]["warehouse"] == "spark"
+    assert spark_manifest["columns"] == duck_manifest["columns"]
+    assert spark_manifest["row_count"] == duck_manifest["row_count"] == len(spark_people) > 0
+    assert spark_people == duck_people
