@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 # Settings a developer may have exported in their shell must not leak into tests.
-for _name in (
+_LEAK_GUARD = (
     "POSTHOG_HOST",
     "POSTHOG_PERSONAL_API_KEY",
     "POSTHOG_PROJECT_ID",
@@ -31,7 +32,8 @@ for _name in (
     "SPARK_MASTER",
     "SPARK_THRIFT_HOST",
     "SPARK_THRIFT_PORT",
-):
+)
+for _name in _LEAK_GUARD:
     os.environ.pop(_name, None)
 
 
@@ -41,3 +43,29 @@ def warehouse_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("EXPORT_DIR", str(tmp_path / "export"))
     return tmp_path
+
+
+_WAREHOUSE_CHOICE = (
+    "WAREHOUSE",
+    "DBT_TARGET",
+    "SPARK_DATA_DIR",
+    "SPARK_LAKE_URL",
+    "SPARK_MASTER",
+    "SPARK_DRIVER_MEMORY",
+    "SPARK_THRIFT_HOST",
+    "SPARK_THRIFT_PORT",
+    "SPARK_LOG4J_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def _warehouse_choice_does_not_leak() -> Iterator[None]:
+    """Running a Dagster dbt step pins the warehouse choice into os.environ (for the dbt subprocess);
+    a test that runs one on Spark must not leave later tests building on Spark."""
+    saved = {name: os.environ.get(name) for name in _WAREHOUSE_CHOICE}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -295,7 +295,8 @@ def test_dbt_gets_the_spark_settings_and_one_session_per_data_dir(
         *WarehouseSettings().spark_env(),
     )
     for name in pinned:
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # records the old state, so teardown also removes what the code sets
+        monkeypatch.delenv(name)
     monkeypatch.setenv("WAREHOUSE_LOCK_WAIT_SECONDS", "0.2")
     monkeypatch.chdir(tmp_path)
     ws = pin_warehouse_env(WarehouseResource(kind="spark", spark_data_dir="relative/spark"))
