@@ -21,7 +21,7 @@ from ingestion.warehouse import connect_duckdb
 from rules.load import load_rules_to_warehouse
 from rules.loader import load_rules
 
-RUNS = 15
+RUNS = 10
 SEED = 20261123
 
 
