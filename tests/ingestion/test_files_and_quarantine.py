@@ -146,7 +146,7 @@ def test_batch_export_parquet_loads_incrementally(tmp_path, ws) -> None:
 
 
 def test_batch_export_jsonl_loads(tmp_path, ws) -> None:
-    store = DemoStore.generate(seed=4, users=10, days=1)
+    store = DemoStore.generate(seed=4, users=10, days=2)
     folder = tmp_path / "jsonl"
     store.write_batch_export(folder, "jsonl", rows_per_file=150)
     run_batch_files_load(str(folder), "jsonl", 1, ws)

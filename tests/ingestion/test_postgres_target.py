@@ -34,7 +34,7 @@ def pg_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarehouseSetting
 
 
 def test_posthog_load_into_postgres_twice(pg_ws: WarehouseSettings) -> None:
-    store = DemoStore.generate(seed=9, users=8, days=1)
+    store = DemoStore.generate(seed=9, users=8, days=2)
     with DemoPostHog(store) as demo:
         first = run_posthog_load(PostHogSettings(), pg_ws, demo=demo)
         run_posthog_load(PostHogSettings(), pg_ws, demo=demo)

@@ -100,7 +100,7 @@ def test_new_events_after_a_run_are_picked_up(demo, store, ws, settings) -> None
 
 
 def test_timestamp_ties_across_page_edges(ws) -> None:
-    store = DemoStore.generate(seed=3, users=3, days=1, personas=False, cohorts=False)
+    store = DemoStore.generate(seed=3, users=3, days=2, personas=False, cohorts=False)
     tie = datetime.now(UTC).replace(microsecond=123456) - timedelta(hours=1)
     store.append_events([_new_event(tie, i, distinct_id=f"tie-{i % 3}") for i in range(23)])
     n = store.event_count()
@@ -192,7 +192,7 @@ def test_legacy_events_api(demo, store, ws) -> None:
 
 
 def test_multi_project_rows_carry_project_id(ws) -> None:
-    store = DemoStore.generate(seed=5, users=8, days=1, project_ids=(1, 2), personas=False)
+    store = DemoStore.generate(seed=5, users=8, days=2, project_ids=(1, 2), personas=False)
     with DemoPostHog(store, project_ids=(1, 2)) as demo:
         summary = run_posthog_load(PostHogSettings(project_ids=[1, 2]), ws, demo=demo)
     assert summary.projects == [1, 2]

@@ -224,7 +224,7 @@ def test_read_table_sees_lake_and_warehouse_folders(lake: LakeRun) -> None:
 # -- files into the lake -----------------------------------------------------------------------------
 def test_batch_export_files_append_to_the_lake(tmp_path: Path) -> None:
     ws = spark_ws(tmp_path)
-    store = DemoStore.generate(seed=4, users=10, days=1)
+    store = DemoStore.generate(seed=4, users=10, days=2)
     folder = tmp_path / "bucket"
     files = store.write_batch_export(folder, "parquet", rows_per_file=200)
     summary = run_batch_files_load(str(folder), "parquet", 1, ws)

@@ -40,7 +40,7 @@ def _tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str
 
 @pytest.fixture
 def demo(monkeypatch: pytest.MonkeyPatch):
-    store = DemoStore.generate(seed=11, users=8, days=1, end=datetime.now(UTC) - timedelta(minutes=5))
+    store = DemoStore.generate(seed=11, users=8, days=2, end=datetime.now(UTC) - timedelta(minutes=5))
     with DemoPostHog(store) as server:
         monkeypatch.setenv("POSTHOG_HOST", server.url)
         monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_demo_key")

@@ -113,7 +113,7 @@ def test_query_api_fault_that_never_ends_fails_clearly_then_recovers(
 
 
 def test_clock_going_backwards_is_caught_by_the_lookback(ws) -> None:
-    store = DemoStore.generate(seed=29, users=10, days=1)
+    store = DemoStore.generate(seed=29, users=10, days=2)
     plan = FaultPlan(
         faults=[
             Fault(

@@ -42,7 +42,7 @@ def _event_log_text(instance: dg.DagsterInstance, run_id: str) -> str:
 
 @pytest.fixture
 def canary_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    store = DemoStore.generate(seed=43, users=6, days=1)
+    store = DemoStore.generate(seed=43, users=6, days=2)
     with DemoPostHog(store, api_key=CANARY_KEY) as demo:
         monkeypatch.setenv("POSTHOG_HOST", demo.url)
         monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", CANARY_KEY)
