@@ -46,8 +46,17 @@ PROJECT_ID = 1
 ENGINES = ("duckdb", "spark")
 NON_EVENT_RESOURCES = ["persons", "person_distinct_ids", "cohorts", "cohort_filter_nodes"]
 # Settings from the caller's shell that would send a measured stage elsewhere.
-_DROP = ("DBT_TARGET", "SPARK_DATA_DIR", "SPARK_LAKE_URL", "SPARK_MASTER", "SPARK_DRIVER_MEMORY",
-         "SPARK_THRIFT_HOST", "SPARK_THRIFT_PORT", "DBT_TARGET_PATH", "DBT_LOG_PATH")
+_DROP = (
+    "DBT_TARGET",
+    "SPARK_DATA_DIR",
+    "SPARK_LAKE_URL",
+    "SPARK_MASTER",
+    "SPARK_DRIVER_MEMORY",
+    "SPARK_THRIFT_HOST",
+    "SPARK_THRIFT_PORT",
+    "DBT_TARGET_PATH",
+    "DBT_LOG_PATH",
+)
 
 
 def log(message: str) -> None:
@@ -72,11 +81,13 @@ def engine_env(engine: str, base: Path, url: str, args: argparse.Namespace, end:
     if engine == "duckdb":
         values["DUCKDB_PATH"] = str(base / "warehouse.duckdb")
     else:
-        values.update({
-            "SPARK_DATA_DIR": str(base / "spark"),
-            "SPARK_MASTER": args.spark_master,
-            "SPARK_DRIVER_MEMORY": args.driver_memory,
-        })
+        values.update(
+            {
+                "SPARK_DATA_DIR": str(base / "spark"),
+                "SPARK_MASTER": args.spark_master,
+                "SPARK_DRIVER_MEMORY": args.driver_memory,
+            }
+        )
     env = {k: v for k, v in child_env(values).items() if k not in _DROP or k in values}
     if engine == "spark":
         env.pop("DUCKDB_PATH", None)
@@ -103,8 +114,7 @@ class ForkAwareSampler(TreeMemorySampler):
                 parents[pid] = int(stat[stat.rfind(")") + 2 :].split()[1])
             except (OSError, ValueError, IndexError):
                 cmdlines[pid], parents[pid] = b"", 0
-        kept = [pid for pid in pids
-                if not (cmdlines[pid] and cmdlines.get(parents[pid]) == cmdlines[pid])]
+        kept = [pid for pid in pids if not (cmdlines[pid] and cmdlines.get(parents[pid]) == cmdlines[pid])]
         self.forks_skipped += len(pids) - len(kept)
         sizes = [(pid, rss_bytes(pid)) for pid in kept]
         total = sum(size for _, size in sizes)
@@ -112,8 +122,11 @@ class ForkAwareSampler(TreeMemorySampler):
         if total > self.peak_bytes:
             self.peak_bytes = total
             self.peak_processes = len(kept)
-            self.peak_breakdown = [(cmdlines[pid][:120].replace(b"\0", b" ").decode(errors="replace"), size)
-                                   for pid, size in sizes if size > 20 * 2**20]
+            self.peak_breakdown = [
+                (cmdlines[pid][:120].replace(b"\0", b" ").decode(errors="replace"), size)
+                for pid, size in sizes
+                if size > 20 * 2**20
+            ]
         return total
 
 
@@ -152,16 +165,20 @@ def dbt_summary(target_dir: Path) -> dict[str, Any]:
         kind = row["unique_id"].split(".")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
     failed = [r["unique_id"] for r in results if r.get("status") in ("error", "fail", "runtime error")]
-    models = sorted((r for r in results if r["unique_id"].startswith("model.")),
-                    key=lambda r: -float(r.get("execution_time") or 0))
+    models = sorted(
+        (r for r in results if r["unique_id"].startswith("model.")),
+        key=lambda r: -float(r.get("execution_time") or 0),
+    )
     return {
         "nodes": kinds,
         "failed": failed,
         "model_seconds_sum": round(sum(float(r.get("execution_time") or 0) for r in models), 1),
-        "test_seconds_sum": round(sum(float(r.get("execution_time") or 0) for r in results
-                                      if r["unique_id"].startswith("test.")), 1),
-        "slowest_models": {r["unique_id"].split(".")[-1]: round(float(r["execution_time"]), 1)
-                           for r in models[:5]},
+        "test_seconds_sum": round(
+            sum(float(r.get("execution_time") or 0) for r in results if r["unique_id"].startswith("test.")), 1
+        ),
+        "slowest_models": {
+            r["unique_id"].split(".")[-1]: round(float(r["execution_time"]), 1) for r in models[:5]
+        },
     }
 
 
@@ -179,8 +196,9 @@ def rows_out(engine: str, env: dict[str, str]) -> int | None:
         return None
 
 
-def run_engine(engine: str, size_dir: Path, files: Path, url: str, args: argparse.Namespace,
-               end: datetime) -> dict[str, Any]:
+def run_engine(
+    engine: str, size_dir: Path, files: Path, url: str, args: argparse.Namespace, end: datetime
+) -> dict[str, Any]:
     base = size_dir / engine
     base.mkdir(parents=True, exist_ok=True)
     env = engine_env(engine, base, url, args, end)
@@ -189,8 +207,21 @@ def run_engine(engine: str, size_dir: Path, files: Path, url: str, args: argpars
         out["spark_master"] = args.spark_master
         out["spark_driver_memory"] = args.driver_memory
     log(f"{engine}: load")
-    load = measured([sys.executable, "-m", "benchmarks.spark_vs_duckdb", "load", "--files", str(files),
-                     "--out", str(base / "load.json")], env, base / "load.log", args.timeout)
+    load = measured(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.spark_vs_duckdb",
+            "load",
+            "--files",
+            str(files),
+            "--out",
+            str(base / "load.json"),
+        ],
+        env,
+        base / "load.log",
+        args.timeout,
+    )
     if (base / "load.json").exists():
         load["summary"] = json.loads((base / "load.json").read_text())
     out["load"] = load
@@ -198,9 +229,21 @@ def run_engine(engine: str, size_dir: Path, files: Path, url: str, args: argpars
         out["error"] = f"load failed, see {load['log']}"
         return out
     log(f"{engine}: dbt build (models + data tests) after {load['seconds']} s of load")
-    dbt = measured([str(Path(sys.executable).parent / "dbt"), "build", "--exclude", "test_type:unit",
-                    "--profiles-dir", str(PROJECT_DIR), "--project-dir", str(PROJECT_DIR)],
-                   env, base / "dbt.log", args.timeout)
+    dbt = measured(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--exclude",
+            "test_type:unit",
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--project-dir",
+            str(PROJECT_DIR),
+        ],
+        env,
+        base / "dbt.log",
+        args.timeout,
+    )
     dbt.update(dbt_summary(base / "dbt_target"))
     out["dbt"] = dbt
     if dbt["exit_code"] != 0:
@@ -260,23 +303,32 @@ def bench_size(size: int, args: argparse.Namespace, root: Path, save) -> dict[st
 def growth(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """dbt µs per event at each pair of consecutive sizes, per engine, and its ratio larger / smaller."""
     rows = []
-    done = [s for s in sizes if all(not s.get("engines", {}).get(e, {}).get("error")
-                                    and s.get("engines", {}).get(e, {}).get("dbt") for e in ENGINES)]
-    for small, large in zip(done, done[1:], strict=False):
-        row: dict[str, Any] = {"from": small["events"], "to": large["events"]}
-        for engine in ENGINES:
+
+    def ok(size: dict[str, Any], engine: str) -> bool:
+        run = size.get("engines", {}).get(engine, {})
+        return bool(run.get("dbt")) and not run.get("error")
+
+    for engine in ENGINES:
+        done = [s for s in sizes if ok(s, engine)]
+        for small, large in zip(done, done[1:], strict=False):
+            row: dict[str, Any] = {"from": small["events"], "to": large["events"], "engine": engine}
             a = small["engines"][engine]["dbt"]["seconds"]
             b = large["engines"][engine]["dbt"]["seconds"]
-            row[engine] = {
-                "dbt_us_per_event": [round(a / small["events"] * 1e6, 1),
-                                     round(b / large["events"] * 1e6, 1)],
-                "us_per_event_ratio": round((b / large["events"]) / (a / small["events"]), 2),
-                # The slope between the sizes: extra seconds per extra event (fixed cost cancels out).
-                "marginal_us_per_event": round((b - a) / (large["events"] - small["events"]) * 1e6, 1),
-                "fixed_seconds_estimate": round(a - (b - a) / (large["events"] - small["events"])
-                                                * small["events"], 1),
-            }
-        rows.append(row)
+            row.update(
+                {
+                    "dbt_us_per_event": [
+                        round(a / small["events"] * 1e6, 1),
+                        round(b / large["events"] * 1e6, 1),
+                    ],
+                    "us_per_event_ratio": round((b / large["events"]) / (a / small["events"]), 2),
+                    # The slope between the sizes: extra seconds per extra event (fixed cost cancels out).
+                    "marginal_us_per_event": round((b - a) / (large["events"] - small["events"]) * 1e6, 1),
+                    "fixed_seconds_estimate": round(
+                        a - (b - a) / (large["events"] - small["events"]) * small["events"], 1
+                    ),
+                }
+            )
+            rows.append(row)
     return rows
 
 
@@ -308,20 +360,27 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{run.get('total_seconds')} | {load.get('peak_rss_mb')} / {dbt.get('peak_rss_mb')} | "
                 f"{per_event} | {run.get('rows_out_fct_enriched_events')} |"
             )
-    lines += ["", "| events | Spark ÷ DuckDB: load | dbt | total | peak RSS |", "|---|---|---|---|---|"]
-    for size in result["sizes"]:
+    compared = [s for s in result["sizes"] if len(s.get("engines", {})) == len(ENGINES)]
+    if compared:
+        lines += ["", "| events | Spark ÷ DuckDB: load | dbt | total | peak RSS |", "|---|---|---|---|---|"]
+    for size in compared:
         r = size.get("spark_over_duckdb", {})
-        lines.append(f"| {size['events']:,} | {r.get('load_seconds')} | {r.get('dbt_seconds')} | "
-                     f"{r.get('total_seconds')} | {r.get('peak_rss')} |")
+        lines.append(
+            f"| {size['events']:,} | {r.get('load_seconds')} | {r.get('dbt_seconds')} | "
+            f"{r.get('total_seconds')} | {r.get('peak_rss')} |"
+        )
     if result.get("growth"):
-        lines += ["", "| sizes | engine | dbt µs/event | growth | marginal µs/event | fixed s (est.) |",
-                  "|---|---|---|---|---|---|"]
-        for row in result["growth"]:
-            for engine in ENGINES:
-                g = row[engine]
-                lines.append(f"| {row['from']:,} → {row['to']:,} | {engine} | {g['dbt_us_per_event'][0]} → "
-                             f"{g['dbt_us_per_event'][1]} | ×{g['us_per_event_ratio']} | "
-                             f"{g['marginal_us_per_event']} | {g['fixed_seconds_estimate']} |")
+        lines += [
+            "",
+            "| sizes | engine | dbt µs/event | growth | marginal µs/event | fixed s (est.) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for g in result["growth"]:
+            lines.append(
+                f"| {g['from']:,} → {g['to']:,} | {g['engine']} | {g['dbt_us_per_event'][0]} → "
+                f"{g['dbt_us_per_event'][1]} | ×{g['us_per_event_ratio']} | "
+                f"{g['marginal_us_per_event']} | {g['fixed_seconds_estimate']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -352,16 +411,29 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     args.engines = [e for e in args.engines.split(",") if e]
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:")), 0)
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        ),
+        0,
+    )
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.spark_vs_duckdb " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
-                    "load_average": [round(x, 2) for x in os.getloadavg()]},
-        "settings": {"spark_master": args.spark_master, "driver_memory": args.driver_memory,
-                     "seed": args.seed, "load": "batch-export Parquet files + demo API (non-event) + rules",
-                     "dbt": "dbt build --exclude test_type:unit"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(mem_kb / 2**20, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        },
+        "settings": {
+            "spark_master": args.spark_master,
+            "driver_memory": args.driver_memory,
+            "seed": args.seed,
+            "load": "batch-export Parquet files + demo API (non-event) + rules",
+            "dbt": "dbt build --exclude test_type:unit",
+        },
         "sizes": [],
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
