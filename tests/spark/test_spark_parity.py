@@ -10,14 +10,17 @@ engines agree and that Spark's incremental `insert_overwrite` run equals a full 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from dbt_harness import RULES_DIR, DbtResult, dbt_env, run_dbt
 from thrift_server import spark_thrift_server
@@ -51,6 +54,7 @@ class EngineRuns:
     duckdb_build: DbtResult
     late_added: int
     new_added: int
+    grown_column: dict[str, int]
 
 
 def _load(ws: Any, demo: Any) -> None:
@@ -61,6 +65,41 @@ def _load(ws: Any, demo: Any) -> None:
 
     run_posthog_load(PostHogSettings(max_retries=2), ws, demo=demo)
     load_rules_to_warehouse(load_rules(RULES_DIR), ws)
+
+
+GROWN_COLUMN = "added_by_upgrade"
+
+
+@contextlib.contextmanager
+def _events_gain_a_column() -> Iterator[None]:
+    """A newer pipeline version that adds a raw events column: dlt evolves the lake table's schema, so
+    the lake then holds Parquet files with and without the column (the case mergeSchema must handle)."""
+    from ingestion.posthog import source
+
+    original = source.normalize_events
+
+    def normalize_with_new_column(*args: Any, **kwargs: Any) -> Any:
+        batch = original(*args, **kwargs)
+        values = pa.array(["v2"] * batch.events.num_rows, pa.string())
+        batch.events = batch.events.append_column(GROWN_COLUMN, values)
+        return batch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(source, "normalize_events", normalize_with_new_column)
+        yield
+
+
+def _grown_column_counts(server: Any) -> dict[str, int]:
+    """Through the Thrift Server: does Spark see the new column, with nulls for the older files?"""
+    from pyhive import hive
+
+    with contextlib.closing(hive.connect(host=server.host, port=server.port)) as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            f"select count(*), count({GROWN_COLUMN}), count(distinct uuid) from posthog_raw.events"
+        )
+        rows, with_value, distinct = cursor.fetchone()
+    return {"rows": rows, "with_value": with_value, "distinct_uuids": distinct}
 
 
 def _more_events(store: Any) -> tuple[int, int]:
@@ -130,7 +169,8 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> EngineRuns:
         first = run_dbt(["run"], _spark_env(work / "dbt_spark_1", spark_ws, "spark"))
 
         new, late = _more_events(store)
-        _load(spark_ws, demo)
+        with _events_gain_a_column():
+            _load(spark_ws, demo)
         with spark_thrift_server(spark_ws.spark_dir) as server:
             thrift_env = _spark_env(
                 work / "dbt_spark_2",
@@ -141,6 +181,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> EngineRuns:
             # Every model and data test. dbt unit tests cost ~40 s each on Spark (a table per fixture):
             # they run on DuckDB and PostgreSQL in the main suite and here with SPARK_UNIT_TESTS=1.
             second = run_dbt(["build", "--exclude", "test_type:unit"], thrift_env)
+            grown = _grown_column_counts(server)
 
         _load(duckdb_ws, demo)
     duck_env = dbt_env(
@@ -152,7 +193,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> EngineRuns:
         },
     )
     duck = run_dbt(["build", "--exclude", "test_type:unit"], duck_env)
-    return EngineRuns(spark_ws, duckdb_ws, first, second, duck, late, new)
+    return EngineRuns(spark_ws, duckdb_ws, first, second, duck, late, new, grown)
 
 
 def _canonical(value: Any) -> Any:
@@ -222,6 +263,30 @@ def test_append_only_lake_still_gives_one_row_per_event(engines: EngineRuns) -> 
         "select count(*) as n, count(distinct event_uuid) as d from analytics.fct_enriched_events",
     )
     assert published.column("n")[0].as_py() == published.column("d")[0].as_py() == raw_distinct
+
+
+def test_a_column_added_to_the_lake_is_merged_not_a_crash(engines: EngineRuns) -> None:
+    """The second load wrote events with one more column than the first load's files (schema growth).
+
+    The thrift build on that lake passed (see above); Spark's registered table has the column, null in
+    the older files and set in every row of the newer load.
+    """
+    from ingestion.warehouse import read_table
+
+    grown = engines.grown_column
+    second_load = read_table(
+        engines.spark_ws,
+        "select count(*) as n from posthog_raw.events where _dlt_load_id ="
+        " (select max(_dlt_load_id) from posthog_raw.events)",
+    )
+    assert grown["rows"] > grown["with_value"] > 0
+    assert grown["with_value"] == second_load.column("n")[0].as_py()
+    lake = read_table(
+        engines.spark_ws,
+        f"select count(*) as rows, count({GROWN_COLUMN}) as with_value, count(distinct uuid) as distinct_uuids"
+        " from posthog_raw.events",
+    ).to_pylist()[0]
+    assert grown == lake  # Spark's table and a plain read of the Parquet files agree
 
 
 def test_new_and_late_events_reached_the_spark_context(engines: EngineRuns) -> None:
