@@ -6,6 +6,7 @@ Error-severity dbt tests become blocking checks (dagster-dbt default), stopping 
 """
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -88,8 +89,15 @@ def dbt_project() -> DbtProject | None:
     )
     project.prepare_if_dev()
     if _manifest_stale(project):
-        # Outside `dagster dev` (CLI, tests, a fresh clone) nothing else would run `dbt parse`.
-        project.preparer.prepare(project)
+        # Outside `dagster dev` (CLI, tests, a fresh clone) nothing else would run `dbt parse`. Two
+        # processes starting at once (code server and a run worker, parallel tests) parse one at a time,
+        # so neither reads a manifest the other is half-way through writing.
+        lock_path = Path(project.project_dir) / Path(project.target_path) / ".prepare.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _manifest_stale(project):
+                project.preparer.prepare(project)
     return project
 
 
