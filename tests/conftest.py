@@ -69,3 +69,46 @@ def _warehouse_choice_does_not_leak() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# -- running on two workers (pytest-xdist, `--dist loadgroup`) --------------------------------------------
+# Tests that share an expensive session fixture run on one worker, so it is built once; every other test
+# file is its own group (module fixtures are built once too). The longest groups start first so the
+# workers finish together instead of one worker running the Spark suite alone at the end.
+_SHARED_SESSION_FIXTURES = {
+    "drone_shop_warehouse": "drone-shop-build",
+    "drone_shop_postgres": "drone-shop-build",
+    "hostile_build": "hostile-build",
+}
+_LONGEST_FIRST = (
+    "tests/spark/",
+    "drone-shop-build",
+    "hostile-build",
+    "tests/dbt/test_rule_edits.py",
+    "tests/reliability/test_soak.py",
+    "tests/dbt/test_incremental_build.py",
+    "tests/benchmarks/",
+)
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    for fixture, group in _SHARED_SESSION_FIXTURES.items():
+        if fixture in getattr(item, "fixturenames", ()):
+            return group
+    return item.nodeid.split("::", 1)[0]
+
+
+def _start_rank(group: str) -> int:
+    for rank, prefix in enumerate(_LONGEST_FIRST):
+        if group.startswith(prefix):
+            return rank
+    return len(_LONGEST_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to each node id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups = {}
+    for item in items:
+        groups[item.nodeid] = _xdist_group(item)
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    items.sort(key=lambda item: _start_rank(groups[item.nodeid]))
