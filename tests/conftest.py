@@ -71,14 +71,16 @@ def _warehouse_choice_does_not_leak() -> Iterator[None]:
             os.environ[name] = value
 
 
-# -- running on two workers (pytest-xdist, `--dist loadgroup`) --------------------------------------------
-# Tests that share an expensive session fixture run on one worker, so it is built once; every other test
-# file is its own group (module fixtures are built once too). The longest groups start first so the
-# workers finish together instead of one worker running the Spark suite alone at the end.
-_SHARED_SESSION_FIXTURES = {
-    "drone_shop_warehouse": "drone-shop-build",
-    "drone_shop_postgres": "drone-shop-build",
-    "hostile_build": "hostile-build",
+# -- running on two workers (pytest-xdist) -----------------------------------------------------------------
+# Every test file is one unit of work, so its module fixtures are built once; files that share an
+# expensive session fixture form one unit, so it is built once too. The longest units start first, so
+# the workers finish together instead of one worker running the Spark suite alone at the end.
+_SHARED_SESSION_FIXTURE_FILES = {
+    "tests/dbt/test_drone_shop_build.py": "drone-shop-build",  # drone_shop_warehouse
+    "tests/dbt/test_postgres_build.py": "drone-shop-build",  # drone_shop_warehouse, drone_shop_postgres
+    "tests/reliability/test_bad_input.py": "hostile-build",  # hostile_build
+    "tests/reliability/test_security.py": "hostile-build",
+    "tests/reliability/test_export_failures.py": "hostile-build",
 }
 _LONGEST_FIRST = (
     "tests/spark/",
@@ -91,24 +93,29 @@ _LONGEST_FIRST = (
 )
 
 
-def _xdist_group(item: pytest.Item) -> str:
-    for fixture, group in _SHARED_SESSION_FIXTURES.items():
-        if fixture in getattr(item, "fixturenames", ()):
-            return group
-    return item.nodeid.split("::", 1)[0]
+def work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return _SHARED_SESSION_FIXTURE_FILES.get(path, path)
 
 
-def _start_rank(group: str) -> int:
-    for rank, prefix in enumerate(_LONGEST_FIRST):
-        if group.startswith(prefix):
-            return rank
-    return len(_LONGEST_FIRST)
+def _start_rank(nodeid: str) -> int:
+    unit = work_unit(nodeid)
+    ranks = (rank for rank, prefix in enumerate(_LONGEST_FIRST) if unit.startswith(prefix))
+    return next(ranks, len(_LONGEST_FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to each node id
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    groups = {}
-    for item in items:
-        groups[item.nodeid] = _xdist_group(item)
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    items.sort(key=lambda item: _start_rank(groups[item.nodeid]))
+    items.sort(key=lambda item: _start_rank(item.nodeid))  # stable: file order kept within a rank
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        """xdist's per-scope scheduling with our units, handed out in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return WorkUnitScheduling(config, log)
