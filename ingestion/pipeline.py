@@ -217,7 +217,9 @@ def _root_cause(exc: BaseException) -> BaseException:
         seen.add(id(current))
         if isinstance(current, PostHogError | SettingsError | OSError):
             return current
-        found = current
+        # A generator's StopIteration (or an empty message) in the chain says nothing: keep the one above.
+        if str(current) and not isinstance(current, StopIteration | StopAsyncIteration | GeneratorExit):
+            found = current
         current = current.__cause__ or current.__context__
     return found
 
