@@ -77,6 +77,7 @@ def _events_gain_a_column() -> Iterator[None]:
     from ingestion.posthog import source
 
     original = source.normalize_events
+    grown_schema = source.EVENTS_SCHEMA.append(pa.field(GROWN_COLUMN, pa.string()))
 
     def normalize_with_new_column(*args: Any, **kwargs: Any) -> Any:
         batch = original(*args, **kwargs)
@@ -86,6 +87,7 @@ def _events_gain_a_column() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(source, "normalize_events", normalize_with_new_column)
+        patch.setattr(source, "EVENTS_SCHEMA", grown_schema)
         yield
 
 
@@ -283,8 +285,8 @@ def test_a_column_added_to_the_lake_is_merged_not_a_crash(engines: EngineRuns) -
     assert grown["with_value"] == second_load.column("n")[0].as_py()
     lake = read_table(
         engines.spark_ws,
-        f"select count(*) as rows, count({GROWN_COLUMN}) as with_value, count(distinct uuid) as distinct_uuids"
-        " from posthog_raw.events",
+        f"select count(*) as rows, count({GROWN_COLUMN}) as with_value,"
+        " count(distinct uuid) as distinct_uuids from posthog_raw.events",
     ).to_pylist()[0]
     assert grown == lake  # Spark's table and a plain read of the Parquet files agree
 
