@@ -165,7 +165,9 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> EngineRuns:
         kind="duckdb", duckdb_path=work / "warehouse.duckdb", pipelines_dir=work / "dlt_duckdb"
     )
     store = DemoStore.generate(seed=11, users=RANDOM_USERS, days=2, end=END)
-    with DemoPostHog(store) as demo:
+    with DemoPostHog(store) as demo, pytest.MonkeyPatch.context() as patch:
+        # A few hundred rows per model: one shuffle partition instead of four saves a task per stage.
+        patch.setenv("SPARK_SHUFFLE_PARTITIONS", "1")
         _load(spark_ws, demo)
         # Models only: the data tests run once, in the thrift build below, on the final data.
         first = run_dbt(["run"], _spark_env(work / "dbt_spark_1", spark_ws, "spark"))

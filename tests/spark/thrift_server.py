@@ -77,7 +77,7 @@ def _accepts(host: str, port: int) -> bool:
 
 
 @contextmanager
-def spark_thrift_server(data_dir: Path, timeout: float = 180) -> Iterator[ThriftServer]:
+def spark_thrift_server(data_dir: Path, timeout: float = 300) -> Iterator[ThriftServer]:
     """Run the server on a free loopback port until the block ends, then stop it by its pid."""
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "tmp").mkdir(exist_ok=True)
