@@ -37,6 +37,7 @@ from typing import Any
 from benchmarks import demo
 from benchmarks.memory import PROC, TreeMemorySampler, rss_bytes, tree_pids
 from benchmarks.subprocesses import child_env
+from ingestion.settings import WAREHOUSE_CHOICE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_DIR = REPO / "dbt_project"
@@ -46,17 +47,7 @@ PROJECT_ID = 1
 ENGINES = ("duckdb", "spark")
 NON_EVENT_RESOURCES = ["persons", "person_distinct_ids", "cohorts", "cohort_filter_nodes"]
 # Settings from the caller's shell that would send a measured stage elsewhere.
-_DROP = (
-    "DBT_TARGET",
-    "SPARK_DATA_DIR",
-    "SPARK_LAKE_URL",
-    "SPARK_MASTER",
-    "SPARK_DRIVER_MEMORY",
-    "SPARK_THRIFT_HOST",
-    "SPARK_THRIFT_PORT",
-    "DBT_TARGET_PATH",
-    "DBT_LOG_PATH",
-)
+_DROP = (*WAREHOUSE_CHOICE_ENV, "DBT_TARGET_PATH", "DBT_LOG_PATH")
 
 
 def log(message: str) -> None:

@@ -166,6 +166,20 @@ class PostHogSettings(BaseModel):
 
 WAREHOUSE_KINDS = ("duckdb", "postgres", "spark")
 DBT_TARGETS = ("duckdb", "postgres", "spark", "spark_thrift")
+# Every environment variable that picks the warehouse and how dbt reaches it. A Dagster dbt step pins
+# them into os.environ for its subprocess; tests and benchmarks clear or restore exactly this set.
+WAREHOUSE_CHOICE_ENV = (
+    "WAREHOUSE",
+    "DBT_TARGET",
+    "SPARK_DATA_DIR",
+    "SPARK_LAKE_URL",
+    "SPARK_MASTER",
+    "SPARK_DRIVER_MEMORY",
+    "SPARK_THRIFT_HOST",
+    "SPARK_THRIFT_PORT",
+    "SPARK_SHUFFLE_PARTITIONS",
+    "SPARK_LOG4J_CONFIG",
+)
 _SPARK_MASTER = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(,\s*[0-9]+)?\])?|(spark|yarn|k8s)(://\S+)?)$")
 _JVM_MEMORY = re.compile(r"^[1-9][0-9]*[kKmMgGtT]?$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.settings import WAREHOUSE_CHOICE_ENV
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 DRONE_SHOP_EXPORT = SHARED_DIR / "data" / "posthog-export-drone-shop.json"
@@ -24,14 +26,8 @@ _LEAK_GUARD = (
     "POSTHOG_PERSONAL_API_KEY",
     "POSTHOG_PROJECT_ID",
     "BATCH_EXPORT_URL",
-    "WAREHOUSE",
-    "DBT_TARGET",
     "COHORT_REFERENCE_TIME",
-    "SPARK_DATA_DIR",
-    "SPARK_LAKE_URL",
-    "SPARK_MASTER",
-    "SPARK_THRIFT_HOST",
-    "SPARK_THRIFT_PORT",
+    *WAREHOUSE_CHOICE_ENV,
 )
 for _name in _LEAK_GUARD:
     os.environ.pop(_name, None)
@@ -45,24 +41,11 @@ def warehouse_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-_WAREHOUSE_CHOICE = (
-    "WAREHOUSE",
-    "DBT_TARGET",
-    "SPARK_DATA_DIR",
-    "SPARK_LAKE_URL",
-    "SPARK_MASTER",
-    "SPARK_DRIVER_MEMORY",
-    "SPARK_THRIFT_HOST",
-    "SPARK_THRIFT_PORT",
-    "SPARK_LOG4J_CONFIG",
-)
-
-
 @pytest.fixture(autouse=True)
 def _warehouse_choice_does_not_leak() -> Iterator[None]:
     """Running a Dagster dbt step pins the warehouse choice into os.environ (for the dbt subprocess);
     a test that runs one on Spark must not leave later tests building on Spark."""
-    saved = {name: os.environ.get(name) for name in _WAREHOUSE_CHOICE}
+    saved = {name: os.environ.get(name) for name in WAREHOUSE_CHOICE_ENV}
     yield
     for name, value in saved.items():
         if value is None:
