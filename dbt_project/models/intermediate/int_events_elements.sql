@@ -100,6 +100,9 @@ attributes as (
     ) as split_pairs
 ),
 
+-- Only the clicked element and the two above it are ever read for text, href, id or type, so only
+-- those are aggregated: at 1M events that halves the rows this step holds and lets a full build
+-- run within a 600 MB DuckDB memory limit (all elements: over 800 MB, out of memory).
 per_element as (
     select
         element_tags.event_uuid,
@@ -118,6 +121,7 @@ per_element as (
     left join attributes
         on attributes.event_uuid = element_tags.event_uuid
         and attributes.element_index = element_tags.element_index
+    where element_tags.element_index <= 3
     group by element_tags.event_uuid, element_tags.element_index, element_tags.tag, element_tags.classes
 ),
 
@@ -153,7 +157,7 @@ capture_objects as (
 
 ancestors as (
     select event_uuid, {{ pc_string_agg("coalesce(tag, '?')", ',', 'element_index') }} as ancestor_tags
-    from per_element
+    from element_tags
     where element_index > 1
     group by event_uuid
 ),
