@@ -251,11 +251,22 @@ heads as (
     select
         persons.project_id,
         persons.person_id,
+        -- compact on purpose: for a person with one short session this header is most of the prompt
         'User ' || persons.person_id
-            || ' | first seen ' || {{ pc_minute_text('persons.first_seen') }}
-            || ' UTC | last seen ' || {{ pc_minute_text('persons.last_seen') }}
-            || ' UTC | ' || cast(persons.session_count as {{ text }}) || ' sessions, '
-            || cast(persons.event_count as {{ text }}) || ' events'
+            || case
+                when {{ pc_minute_text('persons.first_seen') }} = {{ pc_minute_text('persons.last_seen') }}
+                    then ' | seen ' || {{ pc_minute_text('persons.first_seen') }}
+                when substr({{ pc_minute_text('persons.first_seen') }}, 1, 10)
+                        = substr({{ pc_minute_text('persons.last_seen') }}, 1, 10)
+                    then ' | active ' || {{ pc_minute_text('persons.first_seen') }}
+                        || ' to ' || substr({{ pc_minute_text('persons.last_seen') }}, 12, 5)
+                else ' | active ' || {{ pc_minute_text('persons.first_seen') }}
+                    || ' to ' || {{ pc_minute_text('persons.last_seen') }}
+            end
+            || ' UTC | ' || cast(persons.session_count as {{ text }})
+            || case when persons.session_count = 1 then ' session, ' else ' sessions, ' end
+            || cast(persons.event_count as {{ text }})
+            || case when persons.event_count = 1 then ' event' else ' events' end
             || coalesce(' | ' || persons.device_type, '')
             || coalesce(' | ' || persons.browser, '')
             || coalesce(' | ' || persons.country, '')
@@ -263,7 +274,7 @@ heads as (
             || chr(10) || 'Patterns: ' as profile_text,
         coalesce(pattern_lines.pattern_text, 'none') as pattern_text,
         coalesce(pattern_lines.pattern_short, 'none') as pattern_short,
-        chr(10) || 'Recent activity, newest first (UTC):' as activity_title,
+        chr(10) || 'Recent events, newest first:' as activity_title,
         coalesce(chr(10) || 'Cohorts: ' || cohorts_json.cohort_text, '') as cohort_text,
         coalesce(activity_size.line_count, 0) as line_count,
         coalesce(activity_size.label_chars, 0) as label_chars,
