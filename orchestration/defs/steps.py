@@ -229,7 +229,8 @@ def export_context(ws: WarehouseSettings, export_dir: Path, keep_versions: int) 
     from ingestion.warehouse import read_table
     from serving.export_writer import write_export
 
-    table = read_table(ws, f"select * from {USER_CONTEXT_TABLE}")
+    # ordered, so the same warehouse always gives byte-identical export files
+    table = read_table(ws, f"select * from {USER_CONTEXT_TABLE} order by project_id, person_id")
     keys_table = read_table(ws, f"select property_key from {RULES_SCHEMA}.privacy_redactions")
     redact_keys = {str(k) for k in keys_table.column("property_key").to_pylist() if k}
     as_of = None
