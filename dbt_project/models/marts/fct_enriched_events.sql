@@ -1,5 +1,13 @@
 -- depends_on: {{ ref('int_events_classified') }}
 -- depends_on: {{ ref('int_events_sessionized') }}
+-- the incremental branch classifies with pc_classify_events, which reads these:
+-- depends_on: {{ ref('stg_posthog__events') }}
+-- depends_on: {{ ref('int_person_identity') }}
+-- depends_on: {{ ref('int_events_elements') }}
+-- depends_on: {{ ref('stg_rules__event_classification') }}
+-- depends_on: {{ ref('stg_rules__page_names') }}
+-- depends_on: {{ ref('stg_rules__label_template_parts') }}
+-- depends_on: {{ ref('stg_rules__privacy_redactions') }}
 -- One row per event with person, session, classification, page, element and semantic label.
 -- Incremental: each run recomputes every event of the sessions touched by new data (events not
 -- yet in the table, late ones included, or whose time, name, distinct id or person changed) and of
@@ -34,8 +42,12 @@ rules_changed as (
     {{ pc_rules_changed('rules_fingerprint') }}
 ),
 
-classified as (
-    select * from {{ ref('int_events_classified') }}
+-- What a run must recompute is decided on the staged events and their person only (narrow, no
+-- labels); the classification then runs on just those events (pc_classify_events), not the whole view.
+staged as (
+    select event_uuid, project_id, person_id, session_id as posthog_session_id, event_at, event_name,
+        distinct_id
+    from ({{ pc_events_with_person() }}) as events_with_person
 ),
 
 previous_bounds as (
@@ -43,29 +55,27 @@ previous_bounds as (
 ),
 
 new_events as (
-    select classified.event_uuid, classified.project_id, classified.person_id,
-        classified.posthog_session_id
-    from classified
+    select staged.event_uuid, staged.project_id, staged.person_id, staged.posthog_session_id
+    from staged
     cross join previous_bounds
     cross join rules_changed
     where previous_bounds.newest_event_at is null
         or rules_changed.changed
         or not exists (
-            select 1 from {{ this }} as existing where existing.event_uuid = classified.event_uuid
+            select 1 from {{ this }} as existing where existing.event_uuid = staged.event_uuid
         )
 ),
 
 -- Events whose person changed since the last run (a later $identify, new persons data), or that
 -- were re-loaded with another time, name or distinct id.
 restitched as (
-    select classified.event_uuid, classified.project_id, classified.person_id,
-        classified.posthog_session_id
-    from classified
-    inner join {{ this }} as existing on existing.event_uuid = classified.event_uuid
-    where existing.person_id <> classified.person_id
-        or existing.event_at <> classified.event_at
-        or existing.event_name <> classified.event_name
-        or existing.distinct_id <> classified.distinct_id
+    select staged.event_uuid, staged.project_id, staged.person_id, staged.posthog_session_id
+    from staged
+    inner join {{ this }} as existing on existing.event_uuid = staged.event_uuid
+    where existing.person_id <> staged.person_id
+        or existing.event_at <> staged.event_at
+        or existing.event_name <> staged.event_name
+        or existing.distinct_id <> staged.distinct_id
 ),
 
 touched as (
@@ -92,19 +102,29 @@ touched_persons as (
     inner join restitched on restitched.event_uuid = existing.event_uuid
 ),
 
-recompute as (
-    select classified.*
-    from classified
+recompute_keys as (
+    select staged.event_uuid
+    from staged
     inner join touched_sessions
-        on touched_sessions.project_id = classified.project_id
-        and touched_sessions.posthog_session_id = classified.posthog_session_id
-    union all
-    select classified.*
-    from classified
+        on touched_sessions.project_id = staged.project_id
+        and touched_sessions.posthog_session_id = staged.posthog_session_id
+    union
+    select staged.event_uuid
+    from staged
     inner join touched_persons
-        on touched_persons.project_id = classified.project_id
-        and touched_persons.person_id = classified.person_id
-    where classified.posthog_session_id is null
+        on touched_persons.project_id = staged.project_id
+        and touched_persons.person_id = staged.person_id
+    where staged.posthog_session_id is null
+),
+
+recompute_staged as (
+    select events_with_person.*
+    from ({{ pc_events_with_person() }}) as events_with_person
+    inner join recompute_keys on recompute_keys.event_uuid = events_with_person.event_uuid
+),
+
+recompute as (
+    {{ pc_classify_events('recompute_staged') }}
 ),
 
 sessionized as (
