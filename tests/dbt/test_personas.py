@@ -190,3 +190,34 @@ def test_match_log_lists_the_events_that_made_people_match(con) -> None:
         con, "select distinct cohort_name from analytics.fct_cohort_membership where status = 'member'"
     )
     assert _column(con, "select distinct cohort_name from analytics.fct_cohort_matches") <= members
+
+
+def _expected_header(person_id, first_seen, last_seen, sessions, events, device, browser, country) -> str:
+    """The prompt's first line, derived in Python from the row's own columns."""
+    first, last = first_seen.strftime("%Y-%m-%d %H:%M"), last_seen.strftime("%Y-%m-%d %H:%M")
+    if first == last:
+        span = f"seen {first}"
+    elif first[:10] == last[:10]:
+        span = f"active {first} to {last[11:]}"
+    else:
+        span = f"active {first} to {last}"
+    counts = f"{sessions} session{'' if sessions == 1 else 's'}, {events} event{'' if events == 1 else 's'}"
+    facts = "".join(f" | {value}" for value in (device, browser, country) if value is not None)
+    return f"User {person_id} | {span} UTC | {counts}{facts}"
+
+
+def test_prompt_header_states_span_and_counts_compactly(con) -> None:
+    con.execute("set TimeZone = 'UTC'")
+    found = con.execute("""
+        select person_id, first_seen, last_seen, session_count, event_count, device_type, browser, country,
+            prompt_text
+        from analytics.user_context
+    """).fetchall()
+    assert len(found) > len(PERSONAS)
+    spans = set()
+    for *facts, prompt in found:
+        header = prompt.split("\n", 1)[0]
+        assert header == _expected_header(*facts), prompt
+        spans.add(header.split(" | ")[1].split(" ")[0])
+        assert "\nRecent events, newest first:\n" in prompt
+    assert {"active"} <= spans, spans
