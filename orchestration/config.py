@@ -46,7 +46,7 @@ class OrchestrationSettings(BaseModel):
     quarantine_max_rate: float = Field(default=0.01, ge=0, le=1)
     freshness_max_hours: float = Field(default=24.0, gt=0)
     sensor_min_new_events: int = Field(default=1000, ge=1)
-    sensor_max_wait_minutes: float = Field(default=15.0, gt=0)
+    sensor_max_wait_minutes: float = Field(default=1.0, gt=0)
     sensor_interval_seconds: int = Field(default=30, ge=5)
     incremental_cron: str = "*/15 * * * *"
     daily_cron: str = "0 4 * * *"
@@ -68,7 +68,7 @@ class OrchestrationSettings(BaseModel):
             quarantine_max_rate=_number(env, "QUARANTINE_MAX_RATE", 0.01),
             freshness_max_hours=_number(env, "FRESHNESS_MAX_HOURS", 24.0, minimum=0.001),
             sensor_min_new_events=int(_number(env, "SENSOR_MIN_NEW_EVENTS", 1000, minimum=1)),
-            sensor_max_wait_minutes=_number(env, "SENSOR_MAX_WAIT_MINUTES", 15.0, minimum=0.001),
+            sensor_max_wait_minutes=_number(env, "SENSOR_MAX_WAIT_MINUTES", 1.0, minimum=0.001),
             sensor_interval_seconds=int(_number(env, "SENSOR_INTERVAL_SECONDS", 30, minimum=5)),
             incremental_cron=_get(env, "INCREMENTAL_CRON") or "*/15 * * * *",
             daily_cron=_get(env, "DAILY_CRON") or "0 4 * * *",
