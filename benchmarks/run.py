@@ -361,7 +361,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.freshness_seconds is None:
         args.freshness_seconds = 20.0 if quick else 180.0
     if args.drain_seconds is None:
-        args.drain_seconds = 60.0 if quick else 120.0
+        args.drain_seconds = 60.0 if quick else 180.0
     if args.live_rate is None:
         args.live_rate = 50.0 if quick else 200.0
     if args.sensor == "none":
