@@ -91,6 +91,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: _start_rank(item.nodeid))  # stable: file order kept within a rank
 
 
+# optional: with PYTEST_WORKERS=0 (`-p no:xdist`) the hook does not exist and pytest would reject it
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 
