@@ -106,52 +106,60 @@ eligible as (
         and (r.max_pageviews is null or s.pageview_count <= r.max_pageviews)
 ),
 
-candidate_events as (
-    select
-        el.code,
-        e.*
-    from eligible as el
-    inner join events as e
-        on e.project_id = el.project_id
-        and e.session_id = el.session_id
-),
-
--- One row per (event, rule, role, field): does any value of that field match the event?
-field_checks as (
-    select
-        c.project_id,
-        c.session_id,
-        c.event_uuid,
-        c.code,
-        f.role,
-        f.field,
-        max(case
-            when f.field = 'event_type' then case when c.event_type = f.value_lower then 1 else 0 end
-            when f.field = 'action_type' then case when c.action_type = f.value_lower then 1 else 0 end
-            when f.field = 'event_name' then case when c.event_name = f.value then 1 else 0 end
-            when f.field = 'page_path_equals' then case when c.page_path = f.value_lower then 1 else 0 end
-            when f.field = 'page_path_prefix' then
-                case when substr(c.page_path, 1, length(f.value_lower)) = f.value_lower then 1 else 0 end
-            when f.field = 'label_contains' then
-                case when position(f.value_lower in c.label_lower) > 0 then 1 else 0 end
-            else 0
-        end) as field_matched
-    from candidate_events as c
+-- Which filter rows each event satisfies. Equality fields meet their filters through equi-joins and
+-- the prefix / substring fields through a join against the few filter rows of that field, so an
+-- event is never paired with every rule (the cost grows with matches, not events x rules).
+field_hits as (
+    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
+    from events as e
     inner join filters as f
-        on f.code = c.code
-    group by c.project_id, c.session_id, c.event_uuid, c.code, f.role, f.field
+        on f.field = 'event_type' and f.value_lower = e.event_type
+    union all
+    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
+    from events as e
+    inner join filters as f
+        on f.field = 'action_type' and f.value_lower = e.action_type
+    union all
+    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
+    from events as e
+    inner join filters as f
+        on f.field = 'event_name' and f.value = e.event_name
+    union all
+    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
+    from events as e
+    inner join filters as f
+        on f.field = 'page_path_equals' and f.value_lower = e.page_path
+    union all
+    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
+    from events as e
+    inner join (select * from filters where field = 'page_path_prefix') as f
+        on substr(e.page_path, 1, length(f.value_lower)) = f.value_lower
+    union all
+    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
+    from events as e
+    inner join (select * from filters where field = 'label_contains') as f
+        on position(f.value_lower in e.label_lower) > 0
 ),
 
+role_field_counts as (
+    select code, role, count(distinct field) as field_count
+    from filters
+    group by code, role
+),
+
+-- An event plays a role for a rule when it matches some value of every field of that role, and the
+-- rule's session bounds admit its session.
 role_hits as (
-    select
-        project_id,
-        session_id,
-        event_uuid,
-        code,
-        role
-    from field_checks
-    group by project_id, session_id, event_uuid, code, role
-    having min(field_matched) = 1
+    select h.project_id, h.session_id, h.event_uuid, h.code, h.role
+    from field_hits as h
+    inner join role_field_counts as rc
+        on rc.code = h.code and rc.role = h.role
+    inner join eligible as el
+        on el.project_id = h.project_id
+        and el.session_id = h.session_id
+        and el.code = h.code
+    group by h.project_id, h.session_id, h.event_uuid, h.code, h.role, rc.field_count
+    having count(distinct h.field) = rc.field_count
 ),
 
 rules_with_positive as (
@@ -159,29 +167,31 @@ rules_with_positive as (
 ),
 
 positives as (
-    select c.project_id, c.session_id, c.code, c.event_uuid, c.event_at, c.event_us, c.semantic_label
-    from candidate_events as c
-    inner join role_hits as h
-        on h.project_id = c.project_id
-        and h.session_id = c.session_id
-        and h.event_uuid = c.event_uuid
-        and h.code = c.code
-        and h.role = 'positive'
+    select e.project_id, e.session_id, h.code, e.event_uuid, e.event_at, e.event_us, e.semantic_label
+    from role_hits as h
+    inner join events as e
+        on e.project_id = h.project_id
+        and e.session_id = h.session_id
+        and e.event_uuid = h.event_uuid
+    where h.role = 'positive'
     union all
-    select c.project_id, c.session_id, c.code, c.event_uuid, c.event_at, c.event_us, c.semantic_label
-    from candidate_events as c
-    where c.code not in (select code from rules_with_positive)
+    -- A rule without positive filters counts every event of an eligible session.
+    select e.project_id, e.session_id, el.code, e.event_uuid, e.event_at, e.event_us, e.semantic_label
+    from eligible as el
+    inner join events as e
+        on e.project_id = el.project_id
+        and e.session_id = el.session_id
+    where el.code not in (select code from rules_with_positive)
 ),
 
 negatives as (
-    select c.project_id, c.session_id, c.code, c.event_uuid, c.event_us
-    from candidate_events as c
-    inner join role_hits as h
-        on h.project_id = c.project_id
-        and h.session_id = c.session_id
-        and h.event_uuid = c.event_uuid
-        and h.code = c.code
-        and h.role = 'negative'
+    select e.project_id, e.session_id, h.code, e.event_uuid, e.event_us
+    from role_hits as h
+    inner join events as e
+        on e.project_id = h.project_id
+        and e.session_id = h.session_id
+        and e.event_uuid = h.event_uuid
+    where h.role = 'negative'
 ),
 
 -- Each positive event anchors a window; count the positives inside it. Without a time window the
