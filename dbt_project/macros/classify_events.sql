@@ -3,9 +3,9 @@
     int_events_classified applies it to every event; an incremental fct_enriched_events run applies it
     only to the events it recomputes, so a run with a few thousand new events does not classify (and
     hold in memory) the whole warehouse. -#}
-{% macro pc_classify_events(events_relation) -%}
+{% macro pc_classify_events(events_relation, inline_events=false) -%}
 {%- set label_max = pc_int_var('label_max_length') %}
-with events as (
+with events as {% if inline_events %}{{ pc_not_materialized() }} {% endif %}(
     select * from {{ events_relation }}
 ),
 

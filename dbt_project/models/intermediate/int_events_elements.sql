@@ -58,7 +58,7 @@ element_heads as (
     from elements
 ),
 
-element_tags as (
+element_tags as {{ pc_materialized() }} (
     select
         event_uuid,
         element_index,
@@ -79,7 +79,7 @@ pairs as (
     {{ pc_regex_match_rows('attribute_sources', ['event_uuid', 'element_index'], 'element_raw', pair_pattern, 'pair_index', 'pair_raw') }}
 ),
 
-attributes as (
+attributes as {{ pc_materialized() }} (
     select
         event_uuid,
         element_index,
@@ -121,6 +121,8 @@ per_element as (
     left join attributes
         on attributes.event_uuid = element_tags.event_uuid
         and attributes.element_index = element_tags.element_index
+        and (attributes.pair_key = 'text'
+            or attributes.attribute_name in ('href', 'id', 'alt', 'aria-label', 'title', 'name', 'type'))
     where element_tags.element_index <= 3
     group by element_tags.event_uuid, element_tags.element_index, element_tags.tag, element_tags.classes
 ),
