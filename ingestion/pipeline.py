@@ -20,6 +20,8 @@ from typing import Any
 import dlt
 from pydantic import BaseModel, Field
 
+from ingestion.isolation import isolation_enabled, run_in_child
+from ingestion.memory import release_memory
 from ingestion.posthog.client import PostHogClient, PostHogError
 from ingestion.posthog.source import CURSOR_STATE_KEY, RunStats, posthog
 from ingestion.settings import PostHogSettings, SettingsError, WarehouseSettings
@@ -333,14 +335,19 @@ def run_posthog_load(
     touching the incremental cursor (daily-partition backfills). `demo` is a running `DemoPostHog` to read
     instead of starting one.
     """
+    if demo is None and isolation_enabled():  # an in-process demo server cannot cross processes
+        return run_in_child(run_posthog_load, settings, ws, resources=resources, time_range=time_range)
     started = time.monotonic()
     if time_range is not None:
         start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in time_range)
         if end <= start:
             raise SettingsError(f"time_range end {end.isoformat()} is not after start {start.isoformat()}")
         time_range = (start.astimezone(UTC), end.astimezone(UTC))
-    with exclusive_run(ws):
-        return _run_posthog_load(settings, ws, resources, demo, time_range, started)
+    try:
+        with exclusive_run(ws):
+            return _run_posthog_load(settings, ws, resources, demo, time_range, started)
+    finally:
+        release_memory()
 
 
 def _run_posthog_load(
@@ -386,6 +393,8 @@ def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSetti
     """Load PostHog batch-export files (Parquet or JSONL) from a folder or bucket into the events table."""
     from ingestion.batch_files import batch_export_source
 
+    if isolation_enabled():
+        return run_in_child(run_batch_files_load, url, fmt, project_id, ws)
     started = time.monotonic()
     stats = RunStats()
     with exclusive_run(ws):
@@ -400,6 +409,8 @@ def run_batch_files_load(url: str, fmt: str, project_id: int, ws: WarehouseSetti
             raise IngestionError(
                 f"batch-export load from {url} into {ws.describe()} failed: {str(root) or exc}"
             ) from None
+        finally:
+            release_memory()
     summary = _summarize(pipeline, stats, started)
     summary.projects = [project_id]
     summary.source = "batch_export"

@@ -282,3 +282,16 @@ from capped
     left join {{ ref('int_person_identity') }} as identity
         on identity.project_id = events.project_id and identity.distinct_id = events.distinct_id
 {%- endmacro %}
+
+{#- The columns sessionize_events needs, from the staged events and the stitched person id. -#}
+{% macro pc_event_session_keys() -%}
+    select
+        events.event_uuid,
+        events.project_id,
+        identity.person_id,
+        events.event_at,
+        events.session_id as posthog_session_id
+    from {{ ref('stg_posthog__events') }} as events
+    left join {{ ref('int_person_identity') }} as identity
+        on identity.project_id = events.project_id and identity.distinct_id = events.distinct_id
+{%- endmacro %}

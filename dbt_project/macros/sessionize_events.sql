@@ -3,12 +3,18 @@
     are split after more than SESSION_IDLE_MINUTES of inactivity and after more than 24 hours
     from the session start (cap measured from the first event after the gap). Derived session ids
     are stable: a hash of project, person and session start. Ties are broken by event uuid so
-    sequence numbers are unique and strictly increasing. -#}
-{% macro sessionize_events(source) -%}
+    sequence numbers are unique and strictly increasing.
+
+    Sessions need only five columns, so they are computed on narrow rows (`keys_source`, default
+    `source`: event_uuid, project_id, person_id, event_at, posthog_session_id) and joined back to the
+    wide rows of `source` once. At 1M events, a window over the wide classified rows held them all
+    in memory; a full build passes the staged events as `keys_source` so nothing wide is held. -#}
+{% macro sessionize_events(source, keys_source=none) -%}
 {%- set idle_seconds = pc_int_var('session_idle_minutes') * 60 -%}
 {%- set cap_seconds = (var('session_max_hours') | int) * 3600 -%}
 with pc_base as (
-    select * from {{ source }}
+    select event_uuid, project_id, person_id, event_at, posthog_session_id
+    from {{ keys_source if keys_source is not none else source }} as pc_keys
 ),
 
 pc_unsessioned as (
@@ -64,16 +70,28 @@ pc_derived as (
 
 pc_sessioned as (
     select
-        pc_base.*,
-        coalesce(pc_base.posthog_session_id, pc_derived.derived_session_id) as session_id
+        pc_base.event_uuid,
+        pc_base.project_id,
+        coalesce(pc_base.posthog_session_id, pc_derived.derived_session_id) as session_id,
+        pc_base.event_at
     from pc_base
     left join pc_derived on pc_derived.event_uuid = pc_base.event_uuid
+),
+
+pc_sequenced as (
+    select
+        event_uuid,
+        session_id,
+        cast(row_number() over (
+            partition by project_id, session_id order by event_at, event_uuid
+        ) as integer) as sequence_number
+    from pc_sessioned
 )
 
 select
-    pc_sessioned.*,
-    cast(row_number() over (
-        partition by project_id, session_id order by event_at, event_uuid
-    ) as integer) as sequence_number
-from pc_sessioned
+    pc_source.*,
+    pc_sequenced.session_id,
+    pc_sequenced.sequence_number
+from {{ source }} as pc_source
+inner join pc_sequenced on pc_sequenced.event_uuid = pc_source.event_uuid
 {%- endmacro %}
