@@ -49,7 +49,7 @@ sessionized as (
 )
 {% else %}
 sessionized as (
-    select * from {{ ref('int_events_sessionized') }}
+    {{ sessionize_events(ref('int_events_classified'), keys_source='(' ~ pc_event_session_keys() ~ ')') }}
 )
 {% endif %},
 
