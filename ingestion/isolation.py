@@ -9,8 +9,11 @@ hands every byte back when it exits. LOAD_IN_SUBPROCESS=false keeps loads in the
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +22,7 @@ T = TypeVar("T")
 
 ENV_FLAG = "LOAD_IN_SUBPROCESS"
 _CHILD_MARKER = "_POSTHOG_CONTEXT_LOAD_CHILD"
+_PR_SET_PDEATHSIG = 1
 
 
 def isolation_enabled() -> bool:
@@ -35,7 +39,20 @@ def isolation_enabled() -> bool:
     raise SettingsError(f"{ENV_FLAG}={value!r}: use true or false")
 
 
-def _child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """A load must not outlive the run that started it (a killed orchestrator would otherwise leave an
+    orphan writing to the warehouse): ask Linux for SIGKILL when the parent exits."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: nothing to ask for
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _child(conn: Any, parent_pid: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    _die_with_parent(parent_pid)
     os.environ[_CHILD_MARKER] = "1"
     try:
         outcome: tuple[str, Any] = ("ok", fn(*args, **kwargs))
@@ -56,7 +73,9 @@ def run_in_child(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     its exception comes back here. A child that dies without answering is an error naming its exit code."""
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child_conn, fn, args, kwargs), name=f"load:{fn.__name__}")
+    proc = ctx.Process(
+        target=_child, args=(child_conn, os.getpid(), fn, args, kwargs), name=f"load:{fn.__name__}"
+    )
     proc.start()
     child_conn.close()
     try:

@@ -53,7 +53,8 @@ def _kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float
         assert proc.poll() is None, f"load finished (exit {proc.returncode}) before the kill point"
         assert time.monotonic() < deadline, "kill point never reached"
         time.sleep(0.002)
-    os.kill(proc.pid, signal.SIGKILL)
+    # The whole load dies at once, as in a crash: the runner and the child process doing the load.
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
 
@@ -97,7 +98,12 @@ def _new_events(store: DemoStore, n: int) -> None:
 
 
 def test_killed_between_extract_and_load(big_store, demo, ws) -> None:
-    proc = subprocess.Popen([sys.executable, str(HERE / "load_once.py")], env=_env(demo, ws), cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "load_once.py")],
+        env=_env(demo, ws),
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
     # The extracted package is committed to disk: extraction is over, nothing is loaded yet.
     _kill_when(proc, lambda: bool(_packages(ws, "extracted") or _packages(ws, "normalized")))
     assert not _packages(ws, "loaded")
@@ -112,7 +118,12 @@ def test_killed_between_extract_and_load(big_store, demo, ws) -> None:
 
 
 def test_killed_during_load(big_store, demo, ws) -> None:
-    proc = subprocess.Popen([sys.executable, str(HERE / "load_once.py")], env=_env(demo, ws), cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "load_once.py")],
+        env=_env(demo, ws),
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
 
     def loading() -> bool:
         # dlt has applied the schema and is running the load jobs of the package.
@@ -134,7 +145,12 @@ def test_killed_during_load(big_store, demo, ws) -> None:
 def test_killed_and_pipelines_folder_lost_rereads_everything(big_store, demo, ws) -> None:
     """Killed before loading and the local pipeline folder wiped: the warehouse holds no state, so the
     next run starts from scratch instead of trusting a cursor for data that never arrived."""
-    proc = subprocess.Popen([sys.executable, str(HERE / "load_once.py")], env=_env(demo, ws), cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "load_once.py")],
+        env=_env(demo, ws),
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
     _kill_when(proc, lambda: bool(_packages(ws, "extracted") or _packages(ws, "normalized")))
     import shutil
 
