@@ -11,8 +11,11 @@ import pytest
 from ingestion.settings import WAREHOUSE_CHOICE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_ROOT.parent / "shared"
-DRONE_SHOP_EXPORT = SHARED_DIR / "data" / "posthog-export-drone-shop.json"
+# The real PostHog export the drone-shop tests read; by default next to the clone (../shared/data).
+DRONE_SHOP_EXPORT = Path(
+    os.environ.get("DRONE_SHOP_EXPORT")
+    or REPO_ROOT.parent / "shared" / "data" / "posthog-export-drone-shop.json"
+)
 
 # Nothing outside this machine can be reached, and nothing should be tried.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
