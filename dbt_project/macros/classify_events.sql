@@ -283,15 +283,8 @@ from capped
         on identity.project_id = events.project_id and identity.distinct_id = events.distinct_id
 {%- endmacro %}
 
-{#- The columns sessionize_events needs, from the staged events and the stitched person id. -#}
+{#- The columns sessionize_events needs, from the staged events with the stitched person id. -#}
 {% macro pc_event_session_keys() -%}
-    select
-        events.event_uuid,
-        events.project_id,
-        identity.person_id,
-        events.event_at,
-        events.session_id as posthog_session_id
-    from {{ ref('stg_posthog__events') }} as events
-    left join {{ ref('int_person_identity') }} as identity
-        on identity.project_id = events.project_id and identity.distinct_id = events.distinct_id
+    select event_uuid, project_id, person_id, event_at, session_id as posthog_session_id
+    from ({{ pc_events_with_person() }}) as events_with_person
 {%- endmacro %}

@@ -16,13 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import DRONE_SHOP_EXPORT  # one definition of the export path and its setting
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
-DRONE_SHOP_EXPORT = Path(  # same default as tests/conftest.py
-    os.environ.get("DRONE_SHOP_EXPORT")
-    or REPO_ROOT.parent / "shared" / "data" / "posthog-export-drone-shop.json"
-)
 RULES_DIR = REPO_ROOT / "rules"
 
 

@@ -40,19 +40,6 @@ def test_bad_switch_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) ->
         isolation_enabled()
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def test_child_dies_when_the_process_that_started_it_is_killed() -> None:
     """A killed orchestrator must not leave its load running as an orphan."""
     import subprocess
@@ -60,40 +47,24 @@ def test_child_dies_when_the_process_that_started_it_is_killed() -> None:
     import time
     from pathlib import Path
 
+    from benchmarks.memory import rss_bytes, tree_pids
+
     repo = Path(__file__).resolve().parents[2]
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from ingestion.isolation import run_in_child; run_in_child(time.sleep, 60)",
-        ],
-        cwd=repo,
-    )
+    code = "import time; from ingestion.isolation import run_in_child; run_in_child(time.sleep, 60)"
+    runner = subprocess.Popen([sys.executable, "-c", code], cwd=repo)
     try:
         deadline = time.monotonic() + 30
-        children: list[int] = []
-        while not children:
+        while len(tree_pids(runner.pid)) < 2:
             assert time.monotonic() < deadline, "the load child never started"
-            # the spawn machinery may start a helper first; the load is the child still alive later
-            children = _children_of(runner.pid)
             time.sleep(0.1)
-        time.sleep(1.0)
-        children = _children_of(runner.pid)
-        assert children
+        time.sleep(1.0)  # past the child's start-up, inside time.sleep(60)
+        children = tree_pids(runner.pid)[1:]
         runner.kill()
         runner.wait(10)
         deadline = time.monotonic() + 10
-        while any(os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid) for pid in children):
+        while any(rss_bytes(pid) for pid in children):  # 0 once gone or a zombie
             assert time.monotonic() < deadline, f"load child {children} outlived its killed parent"
             time.sleep(0.1)
     finally:
         if runner.poll() is None:
             runner.kill()
-
-
-def _state(pid: int) -> str:
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except OSError:
-        return "Z"
-    return stat[stat.rfind(")") + 2 :].split()[0]

@@ -1,5 +1,4 @@
 -- depends_on: {{ ref('int_events_classified') }}
--- depends_on: {{ ref('int_events_sessionized') }}
 -- the incremental branch classifies with pc_classify_events, which reads these:
 -- depends_on: {{ ref('stg_posthog__events') }}
 -- depends_on: {{ ref('int_person_identity') }}

@@ -109,27 +109,19 @@ eligible as (
 -- Which filter rows each event satisfies. Equality fields meet their filters through equi-joins and
 -- the prefix / substring fields through a join against the few filter rows of that field, so an
 -- event is never paired with every rule (the cost grows with matches, not events x rules).
+{%- set equality_fields = [
+    ('event_type', 'value_lower', 'event_type'),
+    ('action_type', 'value_lower', 'action_type'),
+    ('event_name', 'value', 'event_name'),
+    ('page_path_equals', 'value_lower', 'page_path')] %}
 field_hits as (
+    {%- for field, filter_value, event_column in equality_fields %}
     select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
     from events as e
     inner join filters as f
-        on f.field = 'event_type' and f.value_lower = e.event_type
+        on f.field = '{{ field }}' and f.{{ filter_value }} = e.{{ event_column }}
     union all
-    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
-    from events as e
-    inner join filters as f
-        on f.field = 'action_type' and f.value_lower = e.action_type
-    union all
-    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
-    from events as e
-    inner join filters as f
-        on f.field = 'event_name' and f.value = e.event_name
-    union all
-    select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
-    from events as e
-    inner join filters as f
-        on f.field = 'page_path_equals' and f.value_lower = e.page_path
-    union all
+    {%- endfor %}
     select e.project_id, e.session_id, e.event_uuid, f.code, f.role, f.field
     from events as e
     inner join (select * from filters where field = 'page_path_prefix') as f
@@ -162,18 +154,23 @@ role_hits as (
     having count(distinct h.field) = rc.field_count
 ),
 
-rules_with_positive as (
-    select distinct code from filters where role = 'positive'
-),
-
-positives as (
-    select e.project_id, e.session_id, h.code, e.event_uuid, e.event_at, e.event_us, e.semantic_label
+role_events as (
+    select h.code, h.role, e.project_id, e.session_id, e.event_uuid, e.event_at, e.event_us, e.semantic_label
     from role_hits as h
     inner join events as e
         on e.project_id = h.project_id
         and e.session_id = h.session_id
         and e.event_uuid = h.event_uuid
-    where h.role = 'positive'
+),
+
+rules_with_positive as (
+    select distinct code from filters where role = 'positive'
+),
+
+positives as (
+    select project_id, session_id, code, event_uuid, event_at, event_us, semantic_label
+    from role_events
+    where role = 'positive'
     union all
     -- A rule without positive filters counts every event of an eligible session.
     select e.project_id, e.session_id, el.code, e.event_uuid, e.event_at, e.event_us, e.semantic_label
@@ -185,13 +182,9 @@ positives as (
 ),
 
 negatives as (
-    select e.project_id, e.session_id, h.code, e.event_uuid, e.event_us
-    from role_hits as h
-    inner join events as e
-        on e.project_id = h.project_id
-        and e.session_id = h.session_id
-        and e.event_uuid = h.event_uuid
-    where h.role = 'negative'
+    select project_id, session_id, code, event_uuid, event_us
+    from role_events
+    where role = 'negative'
 ),
 
 -- Each positive event anchors a window; count the positives inside it. Without a time window the
