@@ -6,7 +6,6 @@ import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,8 +15,9 @@ from ingestion.batch_files import load_json_export
 from ingestion.demo_api.store import DemoStore
 from ingestion.pipeline import run_batch_files_load
 from ingestion.warehouse import read_table
+from tests.conftest import DRONE_SHOP_EXPORT
 
-DRONE_SHOP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "posthog-export-drone-shop.json"
+DRONE_SHOP = DRONE_SHOP_EXPORT
 
 
 def _good(i: int, **over: object) -> dict:

@@ -25,9 +25,10 @@ from ingestion.warehouse import lake_relations, read_table
 from orchestration.defs import steps
 from rules.load import load_rules_to_warehouse
 from rules.loader import load_rules
+from tests.conftest import DRONE_SHOP_EXPORT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DRONE_SHOP = REPO_ROOT.parent / "shared" / "data" / "posthog-export-drone-shop.json"
+DRONE_SHOP = DRONE_SHOP_EXPORT
 RAW_TABLES = (
     "events",
     "events_quarantine",
@@ -242,7 +243,6 @@ def test_batch_export_files_append_to_the_lake(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.skipif(not DRONE_SHOP.exists(), reason="shared drone-shop export not present")
 def test_json_export_loads_into_the_lake(tmp_path: Path) -> None:
     ws = spark_ws(tmp_path)
     first = load_json_export(DRONE_SHOP, 1, ws)
