@@ -108,10 +108,16 @@ def _json_columns(table: pa.Table) -> list[str]:
     return found
 
 
-def _mentions_key(text: str, keys: set[str]) -> bool:
-    """Cheap pre-check: a key can only be present if its quoted name appears in the text."""
-    lowered = text.lower()
-    return any(f'"{key}"' in lowered for key in keys)
+def _quoted_keys_pattern(keys: set[str]) -> re.Pattern[str] | None:
+    """One pattern for every quoted (lower-case) key: one scan per text instead of one per key."""
+    if not keys:
+        return None
+    return re.compile("|".join(re.escape(f'"{key}"') for key in sorted(keys, key=len, reverse=True)))
+
+
+def _mentions_key(text: str, pattern: re.Pattern[str] | None) -> bool:
+    """Cheap pre-check: a key can only be present if its quoted name appears in the lower-cased text."""
+    return pattern is not None and pattern.search(text.lower()) is not None
 
 
 def _prepare(
@@ -128,6 +134,7 @@ def _prepare(
     if dropped:
         table = table.drop_columns(dropped)
     json_cols = set(_json_columns(table))
+    mentions = _quoted_keys_pattern(keys)
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     valid: dict[str, list[bool]] = {}
     for name in json_cols:
@@ -138,7 +145,7 @@ def _prepare(
             if not ok:
                 continue
             flags[i] = True
-            if keys and _mentions_key(text, keys):
+            if _mentions_key(text, mentions):
                 texts[i] = orjson.dumps(redact(parsed, keys), default=_json_default).decode()
         idx = table.column_names.index(name)
         table = table.set_column(idx, pa.field(name, pa.string()), pa.array(texts, type=pa.string()))
