@@ -52,9 +52,6 @@ hits as (
         l.window_us,
         l.seq_us,
         l.period_us,
-        max(case when h.role = 'key' then h.age_us end) over (
-            partition by h.project_id, h.cohort_id, h.node_path, h.person_id
-        ) as first_age_us,
         case when l.period_us > 0
             then floor(cast(h.age_us as {{ pc_type_double() }}) / cast(l.period_us as {{ pc_type_double() }}))
         end as period_index
@@ -66,14 +63,41 @@ hits as (
         and l.person_id = h.person_id
 ),
 
+-- The per-leaf figures below are grouped on the narrow keys and joined back, rather than computed as
+-- window functions over the hits: a window carries every hit's columns through its sort (1M events:
+-- 1.3M hits, two windows, most of this model's time). Each is needed by one kind of filter only.
+first_ages as (
+    select project_id, cohort_id, node_path, person_id, max(age_us) as first_age_us
+    from hits
+    where role = 'key' and behavior_kind = 'performed_event_first_time'
+    group by project_id, cohort_id, node_path, person_id
+),
+
+period_totals as (
+    select project_id, cohort_id, node_path, person_id, period_index, count(*) as period_events
+    from hits
+    where role = 'key' and behavior_kind = 'performed_event_regularly'
+    group by project_id, cohort_id, node_path, person_id, period_index
+),
+
 period_sizes as (
     select
         hits.*,
-        count(*) over (
-            partition by project_id, cohort_id, node_path, person_id, period_index
-        ) as period_events
+        first_ages.first_age_us,
+        period_totals.period_events
     from hits
-    where role = 'key'
+    left join first_ages
+        on first_ages.project_id = hits.project_id
+        and first_ages.cohort_id = hits.cohort_id
+        and first_ages.node_path = hits.node_path
+        and first_ages.person_id = hits.person_id
+    left join period_totals
+        on period_totals.project_id = hits.project_id
+        and period_totals.cohort_id = hits.cohort_id
+        and period_totals.node_path = hits.node_path
+        and period_totals.person_id = hits.person_id
+        and period_totals.period_index = hits.period_index
+    where hits.role = 'key'
 ),
 
 sequence_pairs as (
