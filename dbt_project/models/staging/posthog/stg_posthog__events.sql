@@ -1,7 +1,7 @@
 -- Typed PostHog events: one row per uuid, common properties pulled out as columns.
 -- Incremental so the JSON is parsed once per event: a run takes the rows the loader wrote since
--- the last one (a re-loaded uuid has a newer _loaded_at and replaces its old row; every load
--- stamps a later _loaded_at than the previous one). On Spark's append-only lake a key can have several
+-- the last one (a re-loaded uuid has a newer _loaded_at and replaces its old row if anything in it
+-- changed; every load stamps a later _loaded_at than the previous one). On Spark's append-only lake a key can have several
 -- copies: the one from the latest dlt load wins (pc_latest_copy_order).
 {{
     config(
@@ -52,6 +52,23 @@ typed as (
     where copy_rank = 1
 ),
 
+-- A look-back re-read brings back mostly events this table already holds, unchanged: only new or
+-- changed events are written. Replacing a row is not free (DuckDB rewrites the row groups it deleted
+-- from at the next checkpoint): 74k unchanged re-reads on a 1M-event table cost 6 s to replace
+-- against 0.6 s to compare.
+to_write as (
+    select typed.*
+    from typed
+    {%- if is_incremental() %}
+    left join {{ this }} as existing on existing.event_uuid = typed.event_uuid
+    where existing.event_uuid is null
+    {%- for column in ['project_id', 'event_name', 'distinct_id', 'event_at', 'created_at',
+                       'posthog_person_id', 'properties', 'elements_chain'] %}
+        or existing.{{ column }} is distinct from typed.{{ column }}
+    {%- endfor %}
+    {%- endif %}
+),
+
 pc_output as (
 select
     event_uuid,
@@ -85,7 +102,7 @@ select
     elements_chain,
     loaded_at,
     {{ pc_utc_date('event_at') }} as event_date
-from typed
+from to_write
 )
 
 {{ pc_incremental_rows('pc_output', 'event_uuid', 'event_date', output_columns) }}
