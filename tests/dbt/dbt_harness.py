@@ -81,8 +81,19 @@ def load_raw(ws: Any, export: Path = DRONE_SHOP_EXPORT, project_id: int = 1) -> 
     load_rules_to_warehouse(load_rules(RULES_DIR), ws)
 
 
+def duckdb_workspace(tmp_path_factory: Any, name: str) -> tuple[Path, Path, Any, dict[str, str]]:
+    """A temp folder, its DuckDB warehouse path and settings, and the dbt environment that builds it."""
+    from ingestion.settings import WarehouseSettings
+
+    work = tmp_path_factory.mktemp(name)
+    db_path = work / "warehouse.duckdb"
+    ws = WarehouseSettings(kind="duckdb", duckdb_path=db_path)
+    return work, db_path, ws, dbt_env(work, {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(db_path)})
+
+
 def write_export(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """Write rows in the shape of the drone-shop SQL export (naive UTC timestamps, no uuid)."""
+    """Write rows in the shape of the drone-shop SQL export (naive UTC timestamps; a uuid only when the
+    row names one, otherwise the loader derives it from the content)."""
     def naive(ts: datetime | str) -> str:
         if isinstance(ts, str):
             return ts
@@ -98,6 +109,7 @@ def write_export(path: Path, rows: list[dict[str, Any]]) -> Path:
             "created_at": naive(row.get("created_at") or row["timestamp"]),
             "elements_chain": row.get("elements_chain", ""),
             "properties": row.get("properties", {}),
+            **({"uuid": row["uuid"]} if row.get("uuid") else {}),
         })
     path.write_text(json.dumps(shaped))
     return path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_harness import dbt_env, load_raw, run_dbt, write_export
+from dbt_harness import duckdb_workspace, load_raw, run_dbt, write_export
 
 PERSON_A = "019aff19-86cb-7abd-b27e-5e3a34fc85f2"  # 5 sessions in the export
 PERSON_B = "019aff1e-0ace-7a5c-80a8-cfdac2d7e743"
@@ -117,13 +117,9 @@ def _snapshot(db_path: Path) -> dict[str, list[tuple]]:
 @pytest.fixture(scope="module")
 def incremental_and_full(tmp_path_factory: pytest.TempPathFactory):
     from ingestion.batch_files import load_json_export
-    from ingestion.settings import WarehouseSettings
 
-    work = tmp_path_factory.mktemp("incremental")
-    db_path = work / "warehouse.duckdb"
-    ws = WarehouseSettings(kind="duckdb", duckdb_path=db_path)
+    work, db_path, ws, env = duckdb_workspace(tmp_path_factory, "incremental")
     load_raw(ws)
-    env = dbt_env(work, {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(db_path)})
     run_dbt(["run"], env)
     before = _snapshot(db_path)
 

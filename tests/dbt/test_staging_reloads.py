@@ -6,13 +6,12 @@ the second load re-reads one event unchanged, one with new properties and adds o
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_harness import dbt_env, run_dbt, write_export
+from dbt_harness import duckdb_workspace, run_dbt, write_export
 
 START = datetime(2025, 12, 8, 10, 0, 0)
 UNCHANGED, CHANGED, UNTOUCHED, NEW = (f"0193a000-0000-7000-8000-00000000000{i}" for i in range(1, 5))
@@ -29,15 +28,6 @@ def _event(uuid: str, minutes: int, pathname: str) -> dict:
     }
 
 
-def _export(path: Path, rows: list[dict]) -> Path:
-    """The harness's export shape plus each event's uuid (PostHog exports carry it)."""
-    data = json.loads(write_export(path, rows).read_text())
-    for item, row in zip(data, rows, strict=True):
-        item["uuid"] = row["uuid"]
-    path.write_text(json.dumps(data))
-    return path
-
-
 def _rows(db_path: Path, sql: str) -> dict[str, tuple]:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
@@ -49,21 +39,17 @@ def _rows(db_path: Path, sql: str) -> dict[str, tuple]:
 @pytest.fixture(scope="module")
 def reloaded(tmp_path_factory: pytest.TempPathFactory):
     from ingestion.batch_files import load_json_export
-    from ingestion.settings import WarehouseSettings
 
-    work = tmp_path_factory.mktemp("reloads")
-    db_path = work / "warehouse.duckdb"
-    ws = WarehouseSettings(kind="duckdb", duckdb_path=db_path)
-    env = dbt_env(work, {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(db_path)})
+    work, db_path, ws, env = duckdb_workspace(tmp_path_factory, "reloads")
     select = ["run", "--select", "stg_posthog__events"]
 
     first = [_event(UNCHANGED, 0, "/a"), _event(CHANGED, 1, "/b"), _event(UNTOUCHED, 2, "/c")]
-    load_json_export(_export(work / "one.json", first), 1, ws)
+    load_json_export(write_export(work / "one.json", first), 1, ws)
     run_dbt(select, env)
     staged_one = _rows(db_path, "select event_uuid, loaded_at from staging.stg_posthog__events")
 
     second = [_event(UNCHANGED, 0, "/a"), _event(CHANGED, 1, "/b-edited"), _event(NEW, 3, "/d")]
-    load_json_export(_export(work / "two.json", second), 1, ws)
+    load_json_export(write_export(work / "two.json", second), 1, ws)
     raw_two = _rows(db_path, "select uuid, _loaded_at from posthog_raw.events")
     run_dbt(select, env)
     staged_two = _rows(db_path, f"select {COLUMNS}, loaded_at from staging.stg_posthog__events")
