@@ -345,7 +345,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default: the project's new-events sensor if found; 'none' = back-to-back runs)")
     parser.add_argument("--sensor-interval", type=float, default=None,
                         help="seconds between sensor ticks / loop runs (default: the sensor's own "
-                        "minimum interval, SENSOR_INTERVAL_SECONDS; 0 without a sensor)")
+                        "minimum interval, SENSOR_TICK_SECONDS; 0 without a sensor)")
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--profile", action="store_true",
                         help="sample pipeline runs with py-spy (10 Hz, non-blocking); summary in the JSON")

@@ -8,6 +8,7 @@ export folder and the demo API, and samples the memory of this process and its c
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -71,7 +72,8 @@ def _sensor_runs(defs, instance, sensor_name: str, cursor: str | None):
                                  definitions=defs) as context:
         data = sensor.evaluate_tick(context)
     jobs = [request.job_name or sensor.job_name for request in data.run_requests or []]
-    return jobs, data.cursor, data.skip_message
+    # A tick that does not update the cursor keeps the old one, as the daemon does.
+    return jobs, data.cursor if data.cursor is not None else cursor, data.skip_message
 
 
 def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
 
     defs = _definitions()
     instance = _instance()
-    if args.interval < 0:  # as deployed: the sensor's own minimum interval (SENSOR_INTERVAL_SECONDS)
+    if args.interval < 0:  # as deployed: the sensor's own minimum interval (SENSOR_TICK_SECONDS)
         sensor_def = defs.resolve_sensor_def(args.sensor) if args.sensor else None
         args.interval = float(getattr(sensor_def, "minimum_interval_seconds", None) or 30)
     deadline = time.time() + args.seconds
@@ -106,8 +108,16 @@ def cmd_loop(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pause(args: argparse.Namespace, tick_at: float, deadline: float) -> None:
-    """Sleep until the next tick, waking early when the harness asks the loop to stop."""
-    until = min(tick_at + args.interval, deadline)
+    """Sleep until the next tick, waking early when the harness asks the loop to stop.
+
+    Ticks keep to the interval's grid, as the Dagster daemon's do: a run that ends between two ticks
+    waits for the next one (ticks that fell inside the run would have been skipped).
+    """
+    if args.interval > 0:
+        elapsed = time.time() - tick_at
+        until = min(tick_at + max(1, math.ceil(elapsed / args.interval)) * args.interval, deadline)
+    else:
+        until = min(tick_at, deadline)
     while time.time() < until and not (args.stop_file and args.stop_file.exists()):
         time.sleep(min(0.2, max(0.0, until - time.time())))
 

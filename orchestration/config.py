@@ -48,6 +48,7 @@ class OrchestrationSettings(BaseModel):
     sensor_min_new_events: int = Field(default=1000, ge=1)
     sensor_max_wait_minutes: float = Field(default=1.0, gt=0)
     sensor_interval_seconds: int = Field(default=30, ge=5)
+    sensor_tick_seconds: int = Field(default=5, ge=1)
     incremental_cron: str = "*/15 * * * *"
     daily_cron: str = "0 4 * * *"
     backfill_start_date: date = date(2025, 1, 1)
@@ -70,6 +71,7 @@ class OrchestrationSettings(BaseModel):
             sensor_min_new_events=int(_number(env, "SENSOR_MIN_NEW_EVENTS", 1000, minimum=1)),
             sensor_max_wait_minutes=_number(env, "SENSOR_MAX_WAIT_MINUTES", 1.0, minimum=0.001),
             sensor_interval_seconds=int(_number(env, "SENSOR_INTERVAL_SECONDS", 30, minimum=5)),
+            sensor_tick_seconds=int(_number(env, "SENSOR_TICK_SECONDS", 5, minimum=1)),
             incremental_cron=_get(env, "INCREMENTAL_CRON") or "*/15 * * * *",
             daily_cron=_get(env, "DAILY_CRON") or "0 4 * * *",
             backfill_start_date=start,

@@ -3,7 +3,7 @@
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -25,28 +25,54 @@ ACTIVE_STATUSES = [
 
 @dataclass(frozen=True)
 class SensorCursor:
-    """`since`: events newer than this are counted; `requested_at`: when the last run was asked for."""
+    """`since`: events newer than this are counted; `requested_at`: when the last run was asked for;
+    `probed_at`: when PostHog was last asked; `run_seen`: a run was in progress at the last tick."""
 
     since: datetime | None = None
     requested_at: datetime | None = None
+    probed_at: datetime | None = None
+    run_seen: bool = False
 
     @classmethod
     def parse(cls, raw: str | None) -> "SensorCursor":
         if not raw:
             return cls()
         data = json.loads(raw)
+
+        def when(key: str) -> datetime | None:
+            return datetime.fromisoformat(data[key]) if data.get(key) else None
+
         return cls(
-            since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
-            requested_at=datetime.fromisoformat(data["requested_at"]) if data.get("requested_at") else None,
+            since=when("since"),
+            requested_at=when("requested_at"),
+            probed_at=when("probed_at"),
+            run_seen=bool(data.get("run_seen")),
         )
 
     def dump(self) -> str:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
         return json.dumps(
             {
-                "since": self.since.isoformat() if self.since else None,
-                "requested_at": self.requested_at.isoformat() if self.requested_at else None,
+                "since": iso(self.since),
+                "requested_at": iso(self.requested_at),
+                "probed_at": iso(self.probed_at),
+                "run_seen": self.run_seen,
             }
         )
+
+
+def probe_due(cursor: SensorCursor, now: datetime, settings: OrchestrationSettings) -> tuple[bool, str]:
+    """Ask PostHog right after a run ended (events piled up while it ran), else every
+    SENSOR_INTERVAL_SECONDS: the sensor ticks every SENSOR_TICK_SECONDS without spending requests."""
+    if cursor.probed_at is None or cursor.run_seen:
+        return True, ""
+    next_probe = cursor.probed_at + timedelta(seconds=settings.sensor_interval_seconds)
+    if now >= next_probe:
+        return True, ""
+    wait = (next_probe - now).total_seconds()
+    return False, f"next PostHog probe in {wait:.0f} s (SENSOR_INTERVAL_SECONDS={settings.sensor_interval_seconds})"
 
 
 def should_run(
@@ -80,31 +106,41 @@ def build_new_events_sensor(settings: OrchestrationSettings) -> dg.SensorDefinit
     @dg.sensor(
         name="posthog_new_events_sensor",
         job_name=INCREMENTAL_JOB,
-        minimum_interval_seconds=settings.sensor_interval_seconds,
+        minimum_interval_seconds=settings.sensor_tick_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "Counts PostHog events newer than the cursor with one cheap query and requests the incremental "
-            "run when SENSOR_MIN_NEW_EVENTS arrived or SENSOR_MAX_WAIT_MINUTES passed."
+            "Counts PostHog events newer than the cursor with one cheap query (right after a run ends, else "
+            "every SENSOR_INTERVAL_SECONDS) and requests the incremental run when SENSOR_MIN_NEW_EVENTS "
+            "arrived or SENSOR_MAX_WAIT_MINUTES passed."
         ),
     )
     def posthog_new_events_sensor(context: dg.SensorEvaluationContext, posthog: PostHogResource):
+        cursor = SensorCursor.parse(context.cursor)
         active = context.instance.get_runs_count(
             dg.RunsFilter(job_name=INCREMENTAL_JOB, statuses=ACTIVE_STATUSES)
         )
         if active:
+            if not cursor.run_seen:
+                context.update_cursor(replace(cursor, run_seen=True).dump())
             return dg.SkipReason(f"{active} incremental run(s) queued or in progress")
-        cursor = SensorCursor.parse(context.cursor)
         now = datetime.now(UTC)
         ph = posthog.settings()
         if ph.uses_demo and cursor.requested_at is not None:
             return dg.SkipReason(
                 "demo mode (no POSTHOG_PERSONAL_API_KEY): nothing to probe; the schedules run it"
             )
+        due, wait_reason = probe_due(cursor, now, settings)
+        if not due:
+            return dg.SkipReason(wait_reason)
         new_events, newest = probe(ph, cursor.since)
-        run, reason = should_run(cursor, new_events, now, settings)
+        probed = replace(cursor, probed_at=now, run_seen=False)
+        run, reason = should_run(probed, new_events, now, settings)
         if not run:
+            context.update_cursor(probed.dump())
             return dg.SkipReason(reason)
-        context.update_cursor(SensorCursor(since=newest or cursor.since or now, requested_at=now).dump())
+        # run_seen: probe again as soon as no run is active, even if the run ends before the next tick.
+        requested = replace(probed, since=newest or cursor.since or now, requested_at=now, run_seen=True)
+        context.update_cursor(requested.dump())
         context.log.info("requesting the incremental run: %s", reason)
         return dg.RunRequest(
             run_key=f"new-events-{now.isoformat()}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -38,6 +39,12 @@ def _tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str
     return sensor.evaluate_tick(context)
 
 
+def _probe_due(raw: str | None) -> str:
+    """The same cursor once SENSOR_INTERVAL_SECONDS passed since its probe and no run is pending."""
+    cursor = sensors.SensorCursor.parse(raw)
+    return replace(cursor, probed_at=cursor.probed_at - timedelta(hours=1), run_seen=False).dump()
+
+
 @pytest.fixture
 def demo(monkeypatch: pytest.MonkeyPatch):
     store = DemoStore.generate(seed=11, users=8, days=2, end=datetime.now(UTC) - timedelta(minutes=5))
@@ -58,22 +65,22 @@ def test_sensor_cursor_skip_and_run(demo, monkeypatch: pytest.MonkeyPatch) -> No
         cursor1 = sensors.SensorCursor.parse(first.cursor)
         assert cursor1.since is not None and cursor1.requested_at is not None
 
-        idle = _tick(sensor, instance, first.cursor)
+        idle = _tick(sensor, instance, _probe_due(first.cursor))
         assert not idle.run_requests and "0 new events" in (idle.skip_message or "")
-        assert idle.cursor in (None, first.cursor)
+        assert sensors.SensorCursor.parse(idle.cursor).since == cursor1.since
 
         store.append_events(_events(3, cursor1.since))
-        few = _tick(sensor, instance, first.cursor)
+        few = _tick(sensor, instance, _probe_due(first.cursor))
         assert not few.run_requests and "3 new events" in (few.skip_message or "")
 
         store.append_events(_events(3, cursor1.since + timedelta(seconds=10)))
-        enough = _tick(sensor, instance, first.cursor)
+        enough = _tick(sensor, instance, _probe_due(few.cursor))
         assert len(enough.run_requests) == 1
         assert enough.run_requests[0].tags["posthog_context/new_events"] == "6"
         cursor2 = sensors.SensorCursor.parse(enough.cursor)
         assert cursor2.since > cursor1.since  # the cursor advanced to the newest event seen
 
-        after = _tick(sensor, instance, enough.cursor)
+        after = _tick(sensor, instance, _probe_due(enough.cursor))
         assert not after.run_requests
 
 
@@ -93,6 +100,43 @@ def test_sensor_runs_after_max_wait_with_few_events(demo, monkeypatch: pytest.Mo
             since=now + timedelta(hours=1), requested_at=now - timedelta(hours=5)
         )
         assert not _tick(sensor, instance, nothing_new.dump()).run_requests
+
+
+def test_sensor_probes_right_after_a_run_and_otherwise_on_its_interval(
+    demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ticks are cheap (every SENSOR_TICK_SECONDS); PostHog is asked when a run just ended or
+    SENSOR_INTERVAL_SECONDS passed, so events that arrived during a run do not wait for the interval."""
+    store, server = demo
+    monkeypatch.setenv("SENSOR_MIN_NEW_EVENTS", "5")
+    monkeypatch.setenv("SENSOR_MAX_WAIT_MINUTES", "60")
+    monkeypatch.setenv("SENSOR_INTERVAL_SECONDS", "600")
+    settings = OrchestrationSettings.from_env()
+    sensor = sensors.build_new_events_sensor(settings)
+    assert sensor.minimum_interval_seconds == settings.sensor_tick_seconds == 5
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = _tick(sensor, instance, _probe_due(sensors.SensorCursor(probed_at=datetime.now(UTC)).dump()))
+        assert len(first.run_requests) == 1
+        asked = server.request_count["query"]
+
+        running = dg.DagsterRun(job_name=jobs.INCREMENTAL_JOB, status=dg.DagsterRunStatus.STARTED)
+        instance.add_run(running)
+        during = _tick(sensor, instance, first.cursor)
+        assert not during.run_requests and "in progress" in (during.skip_message or "")
+        assert sensors.SensorCursor.parse(during.cursor).run_seen
+        store.append_events(_events(6, sensors.SensorCursor.parse(first.cursor).since))
+        assert server.request_count["query"] == asked  # no PostHog request while the run is going
+
+        instance.delete_run(running.run_id)
+        after_run = _tick(sensor, instance, during.cursor)
+        assert len(after_run.run_requests) == 1  # asked at once, 600 s interval or not
+        assert server.request_count["query"] == asked + 1
+
+        instance.add_run(dg.DagsterRun(job_name=jobs.INCREMENTAL_JOB, status=dg.DagsterRunStatus.SUCCESS))
+        quiet = sensors.SensorCursor.parse(after_run.cursor)
+        idle = _tick(sensor, instance, replace(quiet, run_seen=False).dump())
+        assert not idle.run_requests and "next PostHog probe in" in (idle.skip_message or "")
+        assert server.request_count["query"] == asked + 1
 
 
 def test_schedules_request_their_jobs() -> None:
