@@ -72,7 +72,8 @@ def probe_due(cursor: SensorCursor, now: datetime, settings: OrchestrationSettin
     if now >= next_probe:
         return True, ""
     wait = (next_probe - now).total_seconds()
-    return False, f"next PostHog probe in {wait:.0f} s (SENSOR_INTERVAL_SECONDS={settings.sensor_interval_seconds})"
+    interval = settings.sensor_interval_seconds
+    return False, f"next PostHog probe in {wait:.0f} s (SENSOR_INTERVAL_SECONDS={interval})"
 
 
 def should_run(

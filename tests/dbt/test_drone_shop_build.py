@@ -140,3 +140,36 @@ def test_activity_counts_add_up(con):
     assert rows(con, """
         select max(unique_users) from analytics.fct_event_activity_daily where event_name = '$pageview'
     """) == [(2,)]
+
+
+def test_not_null_columns_check_names_each_null_column(drone_shop_warehouse, tmp_path):
+    """One `pc_not_null` test covers a model's required columns: it fails with a row per column that
+    has nulls (name and count), and only for those."""
+    import shutil
+
+    from dbt_harness import dbt_env, run_dbt
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(drone_shop_warehouse.duckdb_path, copy)
+    with duckdb.connect(str(copy)) as writer:
+        writer.execute("""
+            update analytics.fct_sessions set session_summary = null
+            where session_id in (select session_id from analytics.fct_sessions order by session_id limit 2)
+        """)
+        writer.execute("""
+            update analytics.fct_sessions set ended_at = null
+            where session_id = (select max(session_id) from analytics.fct_sessions)
+        """)
+    env = dbt_env(tmp_path, {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(copy)})
+    args = ["test", "--select", "not_null_columns_fct_sessions", "not_null_columns_dim_persons",
+            "--store-failures"]
+    result = run_dbt(args, env, check=False)
+    assert result.returncode == 1
+    tests = [r for r in result.results if r["unique_id"].startswith("test.")]
+    status = {r["unique_id"].split(".")[2]: r["status"] for r in tests}
+    assert status == {"not_null_columns_fct_sessions": "fail", "not_null_columns_dim_persons": "pass"}
+    with duckdb.connect(str(copy), read_only=True) as reader:
+        stored = reader.execute(
+            "select column_name, null_rows from dbt_test__audit.not_null_columns_fct_sessions"
+        ).fetchall()
+    assert sorted(stored) == [("ended_at", 1), ("session_summary", 2)]
