@@ -61,6 +61,20 @@ def table_count(ws: WarehouseSettings, schema: str, table: str) -> int | None:
     return None if value is None else int(value)
 
 
+def table_counts(ws: WarehouseSettings, schema: str, tables: list[str]) -> dict[str, int]:
+    """Row counts of several tables with one connection and query (opening a 1M-event DuckDB file took
+    ~80 ms a time, ten times per load); a table that does not exist yet counts 0."""
+    from ingestion.warehouse import read_table
+
+    sql = " union all ".join(f"select '{t}' as name, count(*) as n from {schema}.{t}" for t in tables)
+    try:
+        return {row["name"]: int(row["n"]) for row in read_table(ws, sql).to_pylist()}
+    except Exception as error:  # some table missing (before the first load): count one by one
+        if "does not exist" not in str(error).lower() and "not found" not in str(error).lower():
+            raise
+        return {t: table_count(ws, schema, t) or 0 for t in tables}
+
+
 def lake_duplicates_check(ws: WarehouseSettings) -> dg.AssetCheckResult:
     """The duplicate-uuid check for the append-only Spark lake.
 
@@ -158,11 +172,12 @@ def run_posthog(
     from ingestion.pipeline import RESOURCE_NAMES, run_posthog_load
 
     resources = None if with_events else [r for r in RESOURCE_NAMES if not r.startswith("events")]
-    before = {t: table_count(ws, RAW_SCHEMA, t) or 0 for t in RAW_TABLES}
+    before = table_counts(ws, RAW_SCHEMA, list(RAW_TABLES))
     summary = run_posthog_load(posthog, ws, time_range=time_range, resources=resources)
     per_table: dict[str, dict[str, Any]] = {}
+    counts = table_counts(ws, RAW_SCHEMA, list(RAW_TABLES))
     for table in RAW_TABLES:
-        after = table_count(ws, RAW_SCHEMA, table) or 0
+        after = counts[table]
         per_table[table] = {
             "rows_loaded": dg.MetadataValue.int(int(summary.rows_by_table.get(table, 0))),
             "rows_inserted": dg.MetadataValue.int(after - before[table]),
