@@ -116,8 +116,24 @@ def _quoted_keys_pattern(keys: set[str]) -> re.Pattern[str] | None:
 
 
 def _mentions_key(text: str, pattern: re.Pattern[str] | None) -> bool:
-    """Cheap pre-check: a key can only be present if its quoted name appears in the lower-cased text."""
-    return pattern is not None and pattern.search(text.lower()) is not None
+    """Cheap pre-check: a key can only be present if its quoted name appears in the lower-cased text
+    (or the text holds a JSON `\\u` escape, which could spell a key without its letters)."""
+    return pattern is not None and ("\\u" in text or pattern.search(text.lower()) is not None)
+
+
+def _mention_mask(column: pa.ChunkedArray, keys: set[str]) -> list[bool] | None:
+    """The same pre-check for a whole column in one vectorized pass (Arrow's RE2, case-insensitive):
+    0.85 s -> ~0.1 s for 20k contexts of ~3 KB. It also flags every text holding a JSON `\\u` escape,
+    which could spell a key without its letters. Case folding makes it a superset of the per-text check
+    for ASCII keys; with any other key it returns None and the caller checks text by text."""
+    if not keys:
+        return [False] * len(column)
+    if not all(key.isascii() for key in keys):
+        return None
+    escaped = ("".join(c if c.isalnum() or c == "_" else f"\\x{ord(c):02x}" for c in key) for key in keys)
+    pattern = '"(?:' + "|".join(sorted(escaped, key=len, reverse=True)) + ')"|\\\\u'
+    mask = pc.match_substring_regex(column, pattern, ignore_case=True)
+    return pc.fill_null(mask, False).to_pylist()
 
 
 def _prepare(
@@ -140,12 +156,13 @@ def _prepare(
     for name in json_cols:
         texts = columns[name]
         valid[name] = flags = [False] * len(texts)
+        may_mention = _mention_mask(table.column(name), keys)
         for i, text in enumerate(texts):
             ok, parsed = _parse_json_text(text)
             if not ok:
                 continue
             flags[i] = True
-            if _mentions_key(text, mentions):
+            if may_mention[i] if may_mention is not None else _mentions_key(text, mentions):
                 texts[i] = orjson.dumps(redact(parsed, keys), default=_json_default).decode()
         idx = table.column_names.index(name)
         table = table.set_column(idx, pa.field(name, pa.string()), pa.array(texts, type=pa.string()))
@@ -250,15 +267,18 @@ def _write_version(
     persons_dir.mkdir()
     base = str(persons_dir)
 
-    def write_person(item: tuple[dict[str, Any], str]) -> None:
-        row, line = item
-        with open(f"{base}/{safe_file_stem(str(row.get('person_id')))}.json", "w", encoding="utf-8") as fh:
-            fh.write(line)
+    def write_people(items: list[tuple[dict[str, Any], str]]) -> None:
+        for row, line in items:
+            name = f"{base}/{safe_file_stem(str(row.get('person_id')))}.json"
+            with open(name, "w", encoding="utf-8") as fh:
+                fh.write(line)
 
-    # File creation is syscall-bound and releases the GIL: a few threads overlap it.
+    # File creation is syscall-bound and releases the GIL: a few threads overlap it. One task per thread
+    # (ThreadPoolExecutor.map ignores chunksize: a future per person cost ~0.2 ms each, 0.9 s for 5k).
+    items = list(zip(rows, encoded, strict=True))
+    step = max(1, -(-len(items) // 8))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for _ in pool.map(write_person, zip(rows, encoded, strict=True), chunksize=256):
-            pass
+        list(pool.map(write_people, [items[i : i + step] for i in range(0, len(items), step)]))
     files["persons/"] = {"files": len(rows)}
     # One flush of everything written so far instead of an fsync per person file (100k fsyncs took
     # ~16 minutes); the version only becomes visible after this, through the rename and the swap.

@@ -204,3 +204,28 @@ def test_disk_full_keeps_previous_export(tmp_path: Path) -> None:
         assert json.loads((mount / "current" / "manifest.json").read_text())["source"]["marker"] == "old"
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("keys", [{"ssn", "e-mail.address"}, {"ssn", "e-mail.address", "straße"}])
+def test_redaction_catches_escaped_and_differently_cased_keys(tmp_path: Path, keys: set[str]) -> None:
+    """The vectorized pre-check (ASCII keys) and the per-text one (any other key) both flag a key
+    written with JSON \\u escapes or in another case, so the redaction that follows removes it."""
+    as_of = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    escaped = '[{"label": "Signed up", "properties": {"\\u0073sn": "123-45-6789", "plan": "pro"}}]'
+    cased = '[{"label": "Signed up", "properties": {"E-Mail.Address": "c@d.e", "Straße": "Hauptweg 1"}}]'
+    plain = '[{"label": "Viewed pricing", "properties": {"plan": "free"}}]'
+    table = pa.Table.from_pylist(
+        [
+            {"person_id": f"p{i}", "project_id": 1, "recent_events": text, "context_as_of": as_of}
+            for i, text in enumerate([escaped, cased, plain])
+        ]
+    )
+    write_export(table, tmp_path, redact_keys=keys, as_of=as_of)
+    jsonl = (tmp_path / "current" / "user_context.jsonl").read_text()
+    lines = [json.loads(line) for line in jsonl.splitlines()]
+    props = [row["recent_events"][0]["properties"] for row in lines]
+    expected_cased = {} if "straße" in keys else {"Straße": "Hauptweg 1"}
+    assert props == [{"plan": "pro"}, expected_cased, {"plan": "free"}]
+    for path in (tmp_path / "current").resolve().rglob("*"):
+        if path.is_file():
+            assert b"123-45-6789" not in path.read_bytes() and b"c@d.e" not in path.read_bytes()
