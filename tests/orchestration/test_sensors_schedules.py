@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from ingestion.demo_api.server import DemoPostHog
 from ingestion.demo_api.store import DemoStore
@@ -219,3 +220,6 @@ def test_instance_yaml_examples_parse(tmp_path: Path, monkeypatch: pytest.Monkey
         config = instance.get_concurrency_config()
         assert config.run_queue_config.max_concurrent_runs == 1
         assert config.pool_config.default_pool_limit == 1
+        # ~17k skipped sensor ticks a day at SENSOR_TICK_SECONDS=5: kept one day, not Dagster's seven
+        retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+        assert retention[TickStatus.SKIPPED] == 1 and retention[TickStatus.FAILURE] == 30
