@@ -1,9 +1,9 @@
 {#- The CTEs of an incremental fct_enriched_events run, ending in `recompute` (every event to
     (re)compute, classified) and a trailing comma. Rendered inside the model (`this` is
-    fct_enriched_events). Which events changed is decided once here, on `loaded_events`; only where those
-    rows come from and how `recompute` is classified differ by engine (the two dispatched macros below). -#}
+    fct_enriched_events). Which events changed is decided once here, on narrow `loaded_events`, and only
+    those are classified. Spark never takes this branch (pc_enriched_events_config). -#}
 {% macro pc_enriched_recompute_ctes() -%}
-{{ adapter.dispatch('pc_enriched_candidates', 'posthog_context')() }}
+{{ pc_enriched_candidates() }}
 
 previous_bounds as (
     select max(event_at) as newest_event_at from {{ this }}
@@ -57,12 +57,12 @@ touched_persons as (
     inner join restitched on restitched.event_uuid = existing.event_uuid
 ),
 
-{{ adapter.dispatch('pc_enriched_recompute', 'posthog_context')() }}
+{{ pc_enriched_recompute() }}
 {%- endmacro %}
 
 {#- Rows to compare with the built table: the staged events and their person only (narrow, no labels),
     so deciding what changed never classifies the whole warehouse. -#}
-{% macro default__pc_enriched_candidates() -%}
+{% macro pc_enriched_candidates() -%}
 loaded_events as (
     select event_uuid, project_id, person_id, session_id as posthog_session_id, event_at, event_name,
         distinct_id
@@ -71,7 +71,7 @@ loaded_events as (
 {%- endmacro %}
 
 {#- Only the events to recompute are classified (pc_classify_events), not the whole view. -#}
-{% macro default__pc_enriched_recompute() -%}
+{% macro pc_enriched_recompute() -%}
 recompute_keys as (
     select loaded_events.event_uuid
     from loaded_events
@@ -95,32 +95,5 @@ recompute_staged as (
 
 recompute as (
     {{ pc_classify_events('recompute_staged') }}
-),
-{%- endmacro %}
-
-{#- Spark inlines every CTE at each reference: classifying inside the detection chain (the default
-    above) multiplied the plan until the Thrift Server connection dropped (after 201 s in the parity
-    test's incremental build). There the classified view is both the loaded_events and the recompute
-    source, as before the narrow plan existed. -#}
-{% macro spark__pc_enriched_candidates() -%}
-loaded_events as (
-    select * from {{ ref('int_events_classified') }}
-),
-{%- endmacro %}
-
-{% macro spark__pc_enriched_recompute() -%}
-recompute as (
-    select loaded_events.*
-    from loaded_events
-    inner join touched_sessions
-        on touched_sessions.project_id = loaded_events.project_id
-        and touched_sessions.posthog_session_id = loaded_events.posthog_session_id
-    union all
-    select loaded_events.*
-    from loaded_events
-    inner join touched_persons
-        on touched_persons.project_id = loaded_events.project_id
-        and touched_persons.person_id = loaded_events.person_id
-    where loaded_events.posthog_session_id is null
 ),
 {%- endmacro %}

@@ -8,21 +8,19 @@
 -- depends_on: {{ ref('stg_rules__label_template_parts') }}
 -- depends_on: {{ ref('stg_rules__privacy_redactions') }}
 -- One row per event with person, session, classification, page, element and semantic label.
--- Incremental: each run recomputes every event of the sessions touched by new data (events not
--- yet in the table, late ones included, or whose time, name, distinct id or person changed) and of
--- the persons whose identity changed, so sessions that span the boundary get the same ids and
--- sequence numbers a full refresh would give. Events the loader merely re-read (its look-back
--- window) and that did not change are left alone, so their persons are not recomputed downstream.
--- When the rules (or label/session settings) changed since the table was built, rules_fingerprint
--- differs from int_rules_fingerprint and every event is recomputed, so the run after a rule edit
--- equals a full refresh. A table built before the column existed
--- gets it added empty, which counts as changed.
+-- Incremental (not on Spark: pc_enriched_events_config): each run recomputes every event of the sessions
+-- touched by new data (events not yet in the table, late ones included, or whose time, name, distinct id or
+-- person changed) and of the persons whose identity changed, so sessions that span the boundary get the
+-- same ids and sequence numbers a full refresh would give. Events the loader merely re-read (its look-back
+-- window) and that did not change are left alone, so their persons are not recomputed downstream. When the
+-- rules (or label/session settings) changed since the table was built, rules_fingerprint differs from
+-- int_rules_fingerprint and every event is recomputed, so the run after a rule edit equals a full refresh.
+-- A table built before the column existed gets it added empty, which counts as changed.
 {{
     config(
-        materialized='incremental',
         unique_key='event_uuid',
         on_schema_change='append_new_columns',
-        **pc_incremental_config('event_date')
+        **pc_enriched_events_config()
     )
 }}
 {%- set output_columns = [
