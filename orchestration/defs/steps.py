@@ -41,6 +41,12 @@ RULES_TABLES: dict[str, str] = {
 USER_CONTEXT_TABLE = "analytics.user_context"
 
 
+def _missing_relation(error: Exception) -> bool:
+    """The error a warehouse gives for a table (or lake folder) that does not exist yet."""
+    text = str(error).lower()
+    return "does not exist" in text or "not found" in text
+
+
 def scalar(ws: WarehouseSettings, sql: str) -> Any:
     """First value of a one-row query, or None when the relation does not exist yet."""
     from ingestion.warehouse import read_table
@@ -48,7 +54,7 @@ def scalar(ws: WarehouseSettings, sql: str) -> Any:
     try:
         table = read_table(ws, sql)
     except Exception as error:  # a missing table before the first load is normal
-        if "does not exist" in str(error).lower() or "not found" in str(error).lower():
+        if _missing_relation(error):
             return None
         raise
     if table.num_rows == 0 or table.num_columns == 0:
@@ -70,7 +76,7 @@ def table_counts(ws: WarehouseSettings, schema: str, tables: list[str]) -> dict[
     try:
         return {row["name"]: int(row["n"]) for row in read_table(ws, sql).to_pylist()}
     except Exception as error:  # some table missing (before the first load): count one by one
-        if "does not exist" not in str(error).lower() and "not found" not in str(error).lower():
+        if not _missing_relation(error):
             raise
         return {t: table_count(ws, schema, t) or 0 for t in tables}
 
@@ -99,7 +105,7 @@ def lake_duplicates_check(ws: WarehouseSettings) -> dg.AssetCheckResult:
     try:
         row = read_table(ws, sql).to_pylist()[0]
     except Exception as error:  # no events folder before the first load
-        if "does not exist" in str(error).lower() or "not found" in str(error).lower():
+        if _missing_relation(error):
             names = ("raw_rows", "distinct_events", "duplicates_within_a_load", "rows_without_load_id")
             row = dict.fromkeys(names, 0)
         else:

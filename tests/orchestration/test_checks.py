@@ -53,3 +53,18 @@ def test_duplicate_and_freshness_checks(tmp_path: Path, monkeypatch: pytest.Monk
     assert not dup.passed and dup.metadata["duplicate_uuids"].value == 1
     stale = _evaluate(freshness, bad)
     assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_raw_table_counts_in_one_query_and_before_tables_exist(tmp_path: Path) -> None:
+    """The load step's before/after counts: all tables at once, and 0 for a table not created yet."""
+    from ingestion.settings import WarehouseSettings
+
+    ws = WarehouseSettings(kind="duckdb", duckdb_path=tmp_path / "warehouse.duckdb")
+    assert steps.table_counts(ws, "posthog_raw", ["events", "persons"]) == {"events": 0, "persons": 0}
+    with duckdb.connect(str(ws.duckdb_path)) as con:
+        con.execute("create schema posthog_raw")
+        con.execute("create table posthog_raw.events as select range as uuid from range(7)")
+    assert steps.table_counts(ws, "posthog_raw", ["events", "persons"]) == {"events": 7, "persons": 0}
+    with duckdb.connect(str(ws.duckdb_path)) as con:
+        con.execute("create table posthog_raw.persons as select range as id from range(3)")
+    assert steps.table_counts(ws, "posthog_raw", ["events", "persons"]) == {"events": 7, "persons": 3}
