@@ -11,10 +11,10 @@ import pytest
 from ingestion.settings import WAREHOUSE_CHOICE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# The real PostHog export the drone-shop tests read; by default next to the clone (../shared/data).
+# The real PostHog export the drone-shop tests read: a copy of ../shared/data's file kept in the repository,
+# so a clone anywhere runs them; DRONE_SHOP_EXPORT points them at another export.
 DRONE_SHOP_EXPORT = Path(
-    os.environ.get("DRONE_SHOP_EXPORT")
-    or REPO_ROOT.parent / "shared" / "data" / "posthog-export-drone-shop.json"
+    os.environ.get("DRONE_SHOP_EXPORT") or REPO_ROOT / "tests" / "fixtures" / "posthog-export-drone-shop.json"
 )
 
 # Nothing outside this machine can be reached, and nothing should be tried.
